@@ -1,0 +1,1 @@
+"""Januscaler Refunds: the billing team's refund back-office."""

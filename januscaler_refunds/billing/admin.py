@@ -1,0 +1,120 @@
+"""Billing facts in the admin: mostly read by agents, kept by managers and imports."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from unfold.admin import ModelAdmin, TabularInline
+
+from januscaler_refunds.billing.models import (
+    AbuseReport,
+    CompanyHoliday,
+    Customer,
+    Incident,
+    Invoice,
+    InvoiceLine,
+    LedgerEntry,
+    PolicyVersion,
+    UsageRecord,
+    Violation,
+)
+
+
+class ViolationInline(TabularInline):
+    model = Violation
+    extra = 0
+
+
+class LedgerEntryInline(TabularInline):
+    model = LedgerEntry
+    extra = 0
+    fields = ["created_at", "kind", "amount", "currency", "description"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Customer)
+class CustomerAdmin(ModelAdmin):
+    list_display = ["name", "email", "status", "identity_verified", "created_at"]
+    list_filter = ["status", "identity_verified"]
+    search_fields = ["name", "email", "external_id"]
+    readonly_fields = ["suspended_at", "suspended_by", "created_at"]
+    inlines = [ViolationInline, LedgerEntryInline]
+
+
+class InvoiceLineInline(TabularInline):
+    model = InvoiceLine
+    extra = 0
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(ModelAdmin):
+    list_display = ["number", "customer", "issued_on", "kind", "payment_method", "currency", "amount_paid"]
+    list_filter = ["kind", "payment_method", "currency"]
+    search_fields = ["number", "customer__email", "customer__name"]
+    list_select_related = ["customer"]
+    autocomplete_fields = ["customer"]
+    date_hierarchy = "issued_on"
+    inlines = [InvoiceLineInline]
+    show_full_result_count = False
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(ModelAdmin):
+    list_display = ["at", "customer", "invoice_line", "service", "units"]
+    list_select_related = ["customer", "invoice_line__invoice"]
+    search_fields = ["customer__email", "invoice_line__invoice__number"]
+    raw_id_fields = ["customer", "invoice_line"]
+    show_full_result_count = False
+
+
+@admin.register(Incident)
+class IncidentAdmin(ModelAdmin):
+    list_display = ["ref", "service", "start", "end", "cause"]
+    list_filter = ["cause", "service"]
+    search_fields = ["ref", "service"]
+
+
+@admin.register(AbuseReport)
+class AbuseReportAdmin(ModelAdmin):
+    list_display = ["ref", "customer", "received_at"]
+    list_select_related = ["customer"]
+    search_fields = ["ref", "customer__email"]
+    autocomplete_fields = ["customer"]
+
+
+@admin.register(CompanyHoliday)
+class CompanyHolidayAdmin(ModelAdmin):
+    list_display = ["date", "name"]
+
+
+@admin.register(PolicyVersion)
+class PolicyVersionAdmin(ModelAdmin):
+    list_display = [
+        "label",
+        "effective_date",
+        "announced_on",
+        "material_change",
+        "review_business_days",
+        "payout_business_days",
+        "near_deadline_business_days",
+    ]
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Requests keep the version they were evaluated under.
+        return False
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ModelAdmin):
+    list_display = ["created_at", "customer", "kind", "amount", "currency", "description"]
+    list_select_related = ["customer"]
+    list_filter = ["kind", "currency"]
+    search_fields = ["customer__email", "description"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LedgerEntry]:
+        return super().get_queryset(request)

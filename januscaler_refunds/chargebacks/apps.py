@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ChargebacksConfig(AppConfig):
+    name = "januscaler_refunds.chargebacks"
+    label = "chargebacks"

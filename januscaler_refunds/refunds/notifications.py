@@ -1,0 +1,55 @@
+"""Customer messages: rendered from templates/emails/, stored, then sent by Celery after commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.template.loader import render_to_string
+
+from januscaler_refunds.policy.codes import REASON_CODES
+from januscaler_refunds.refunds.models import CustomerMessage, RefundRequest
+
+
+def reasons_in_plain_words(codes: list[str]) -> list[dict[str, str]]:
+    out = []
+    for code in codes:
+        info = REASON_CODES.get(code)
+        if info is None:
+            continue
+        out.append({"code": code, "section": info.section, "text": info.description})
+    return out
+
+
+def render_customer_message(*, request: RefundRequest, kind: str, context: dict[str, Any]) -> tuple[str, str]:
+    """Return (subject, body). The template's first line is the subject."""
+    ctx = {
+        "request": request,
+        "invoice": request.invoice,
+        "customer": request.customer,
+        "site_url": settings.SITE_URL,
+        "reasons": reasons_in_plain_words(list(request.decision_codes or [])),
+        **context,
+    }
+    text = render_to_string(f"emails/{kind}.txt", ctx).strip()
+    subject, _, body = text.partition("\n")
+    return subject.strip(), body.strip() + "\n"
+
+
+def queue_customer_message(*, request: RefundRequest, kind: str, context: dict[str, Any]) -> CustomerMessage:
+    subject, body = render_customer_message(request=request, kind=kind, context=context)
+    message = CustomerMessage.objects.create(
+        request=request,
+        direction=CustomerMessage.Direction.OUTBOUND,
+        kind=kind,
+        to_email=request.requester_email,
+        subject=subject,
+        body=body,
+        status=CustomerMessage.Status.QUEUED,
+    )
+    from januscaler_refunds.refunds.tasks import send_customer_message
+
+    # Enqueue only once the change that caused the message is committed.
+    transaction.on_commit(lambda: send_customer_message.delay(message.pk))
+    return message

@@ -1,0 +1,623 @@
+"""Writes on refund requests. Every state change goes through one function here.
+
+Each service opens with guard clauses whose errors name the rule that refused,
+then: lock the row -> check the transition -> transition -> save -> log row ->
+``transaction.on_commit`` for anything sent outside the database. Admin actions,
+commands, imports and tasks call these; they hold no business rules themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
+
+from januscaler_refunds.billing.models import Invoice, PolicyVersion
+from januscaler_refunds.policy.codes import REASON_CODES
+from januscaler_refunds.policy.versions import NoPolicyInForce
+from januscaler_refunds.refunds import evaluation
+from januscaler_refunds.refunds.models import (
+    UNSETTLED_STATES,
+    AccountCredit,
+    ApprovalLimit,
+    Channel,
+    InformationRequest,
+    InternalNote,
+    Payout,
+    Reason,
+    RefundDocument,
+    RefundRequest,
+    State,
+    TransitionLog,
+)
+
+Actor = AbstractBaseUser | AnonymousUser | None
+
+
+class TransitionRefused(Exception):
+    """A write was refused. ``rule`` names the rule, ``message`` says it in plain words."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(f"{message} [{rule}]")
+        self.rule = rule
+        self.message = message
+
+
+@dataclass(frozen=True)
+class DocumentUpload:
+    name: str
+    content: bytes
+    content_type: str = "application/octet-stream"
+    source: str = RefundDocument.Source.ADMIN
+
+
+# --- helpers -----------------------------------------------------------------------
+
+
+def actor_label(actor: Actor) -> str:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return "system"
+    return str(actor.get_username())
+
+
+def _user_or_none(actor: Actor) -> Any:
+    return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+
+
+def _require_perm(actor: Actor, perm: str, rule: str, what: str) -> None:
+    if actor is None:  # the system itself (tasks, intake) acts with full authority
+        return
+    if not actor.has_perm(perm):  # type: ignore[union-attr]
+        raise TransitionRefused(rule, f"You do not have permission to {what}.")
+
+
+def _locked(request: RefundRequest) -> RefundRequest:
+    """Re-read the request under a row lock so two racing transitions serialise.
+
+    The second one waits, then sees the state the first one left and is refused.
+    """
+    return RefundRequest.objects.select_for_update().select_related("invoice", "customer").get(pk=request.pk)
+
+
+def _run_transition(
+    request: RefundRequest,
+    method_name: str,
+    *,
+    actor: Actor,
+    note: str = "",
+    args: tuple[Any, ...] = (),
+    check_user_perm: bool = True,
+    label: str | None = None,
+) -> TransitionLog:
+    method = getattr(request, method_name)
+    from_state = request.state
+    if not can_proceed(method, check_conditions=False):
+        raise TransitionRefused(
+            f"state_machine.{method_name}",
+            f"{request.reference} is {request.get_state_display().lower()}; "
+            f"'{method_name.replace('_', ' ')}' is not possible from that state.",
+        )
+    if not can_proceed(method):
+        raise TransitionRefused(
+            f"state_machine.{method_name}.conditions",
+            f"The conditions for '{method_name.replace('_', ' ')}' are not met on {request.reference}.",
+        )
+    user = _user_or_none(actor)
+    if check_user_perm and user is not None and not has_transition_perm(method, user):
+        raise TransitionRefused(
+            f"permission.{method_name}",
+            f"You do not have permission to {method_name.replace('_', ' ')} refund requests.",
+        )
+    try:
+        method(*args)
+    except TransitionNotAllowed as exc:  # a condition changed between the checks and the call
+        raise TransitionRefused(f"state_machine.{method_name}", str(exc)) from exc
+    request.save()
+    return TransitionLog.objects.create(
+        request=request,
+        at=timezone.now(),
+        actor=user,
+        actor_label=label or actor_label(actor),
+        transition=method_name,
+        from_state=from_state,
+        to_state=request.state,
+        note=note,
+    )
+
+
+def _notify(request: RefundRequest, kind: str, **context: Any) -> None:
+    """Queue a customer message after commit (so a rolled-back change sends nothing)."""
+    from januscaler_refunds.refunds import notifications
+
+    notifications.queue_customer_message(request=request, kind=kind, context=context)
+
+
+_REFERENCE_RE = re.compile(r"^RR-(\d+)$")
+
+
+def _next_reference() -> str:
+    last = RefundRequest.objects.filter(reference__startswith="RR-").order_by("-id").values_list("reference", flat=True).first()
+    number = int(_REFERENCE_RE.match(last).group(1)) + 1 if last and _REFERENCE_RE.match(last) else 1
+    return f"RR-{number:06d}"
+
+
+def policy_version_for(received_at: dt.datetime) -> PolicyVersion:
+    received_on = timezone.localtime(received_at).date()
+    version = PolicyVersion.objects.filter(effective_date__lte=received_on).order_by("-effective_date").first()
+    if version is None:
+        first = PolicyVersion.objects.order_by("effective_date").values_list("effective_date", flat=True).first()
+        raise NoPolicyInForce(
+            f"No refund policy was in force on {received_on:%Y-%m-%d}"
+            + (f"; the first version takes effect on {first:%Y-%m-%d}." if first else "; no policy version exists.")
+        )
+    return version
+
+
+# --- creation ------------------------------------------------------------------------
+
+
+def refund_request_create(
+    *,
+    invoice: Invoice,
+    reason: str,
+    received_at: dt.datetime,
+    requester_email: str,
+    channel: str = Channel.ADMIN,
+    message: str = "",
+    requested_amount: Decimal | None = None,
+    currency: str | None = None,
+    actor: Actor = None,
+    documents: Iterable[DocumentUpload] = (),
+    thread_message_id: str = "",
+    reference: str | None = None,
+    acknowledge: bool = True,
+) -> RefundRequest:
+    if reason not in Reason.values:
+        raise TransitionRefused("request.reason", f"Unknown reason {reason!r}; use one of {', '.join(Reason.values)}.")
+    currency = currency or invoice.currency
+    if currency != invoice.currency:
+        raise TransitionRefused(
+            "request.currency",
+            f"The request is in {currency} but invoice {invoice.number} is in {invoice.currency}; "
+            "amounts in different currencies cannot be compared.",
+        )
+    if requested_amount is not None and requested_amount < 0:
+        raise TransitionRefused("request.requested_amount", "The requested amount cannot be negative.")
+    if timezone.is_naive(received_at):
+        raise TransitionRefused("request.received_at", "received_at must carry a time zone.")
+    try:
+        version = policy_version_for(received_at)
+    except NoPolicyInForce as exc:
+        raise TransitionRefused("section_7.policy_version", str(exc)) from exc
+
+    for attempt in range(5):
+        try:
+            with transaction.atomic():
+                earlier_open = (
+                    RefundRequest.objects.filter(invoice=invoice, state__in=UNSETTLED_STATES, received_at__lte=received_at)
+                    .order_by("received_at", "id")
+                    .first()
+                )
+                request = RefundRequest.objects.create(
+                    reference=reference or _next_reference(),
+                    customer=invoice.customer,
+                    invoice=invoice,
+                    requester_email=requester_email.strip().lower(),
+                    reason=reason,
+                    channel=channel,
+                    received_at=received_at,
+                    message=message,
+                    requested_amount=requested_amount,
+                    currency=currency,
+                    policy_version=version,
+                    thread_message_id=thread_message_id,
+                    duplicate_of=earlier_open,
+                )
+                TransitionLog.objects.create(
+                    request=request,
+                    at=timezone.now(),
+                    actor=_user_or_none(actor),
+                    actor_label=actor_label(actor),
+                    transition="create",
+                    from_state="",
+                    to_state=request.state,
+                    note=f"Received by {request.get_channel_display().lower()}.",
+                )
+                for upload in documents:
+                    document_attach(request=request, upload=upload, actor=actor, reevaluate=False)
+                evaluation.evaluate_and_store(request)
+                if acknowledge:
+                    _notify(request, "acknowledgement")
+                return request
+        except IntegrityError:
+            # Two creators took the same reference: take the next one.
+            if reference is not None or attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+def document_attach(
+    *, request: RefundRequest, upload: DocumentUpload, actor: Actor = None, reevaluate: bool = True
+) -> RefundDocument | None:
+    """Attach a supporting document; the same content twice is kept once (by sha256)."""
+    from django.conf import settings
+
+    size = len(upload.content)
+    if size > settings.MAX_DOCUMENT_BYTES:
+        raise TransitionRefused(
+            "documents.size", f"{upload.name} is {size} bytes; the limit is {settings.MAX_DOCUMENT_BYTES} bytes."
+        )
+    digest = hashlib.sha256(upload.content).hexdigest()
+    if RefundDocument.objects.filter(request=request, sha256=digest).exists():
+        return None
+    document = RefundDocument(
+        request=request,
+        name=upload.name[:200],
+        content_type=upload.content_type,
+        size=size,
+        sha256=digest,
+        source=upload.source,
+        uploaded_by=_user_or_none(actor),
+    )
+    document.file.save(upload.name, ContentFile(upload.content), save=False)
+    document.save()
+    if reevaluate:
+        evaluation.evaluate_and_store(request)
+    return document
+
+
+# --- transitions -------------------------------------------------------------------------
+
+
+def refund_request_start_review(*, request: RefundRequest, actor: Actor, assign: bool = True) -> RefundRequest:
+    with transaction.atomic():
+        request = _locked(request)
+        if assign and _user_or_none(actor) is not None and request.assignee_id is None:
+            request.assignee = actor  # type: ignore[assignment]
+        _run_transition(request, "start_review", actor=actor)
+    return request
+
+
+def refund_request_assign(*, request: RefundRequest, actor: Actor, assignee: Any) -> RefundRequest:
+    _require_perm(actor, "refunds.review_refundrequest", "permission.assign", "assign refund requests")
+    with transaction.atomic():
+        request = _locked(request)
+        request.assignee = assignee
+        request.save(update_fields=["assignee", "updated_at"])
+        InternalNote.objects.create(
+            request=request,
+            author=_user_or_none(actor),
+            body=f"Assigned to {assignee.get_username() if assignee else 'nobody'} by {actor_label(actor)}.",
+        )
+    return request
+
+
+def refund_request_request_information(*, request: RefundRequest, actor: Actor, missing: str) -> RefundRequest:
+    if not missing.strip():
+        raise TransitionRefused("section_4_2.information_request", "Say what information the customer must send.")
+    with transaction.atomic():
+        request = _locked(request)
+        _run_transition(request, "request_information", actor=actor, note=missing)
+        InformationRequest.objects.create(
+            request=request, requested_at=timezone.now(), requested_by=_user_or_none(actor), missing=missing
+        )
+        evaluation.evaluate_and_store(request)
+        _notify(request, "information_request", missing=missing)
+    return request
+
+
+def refund_request_resume_review(*, request: RefundRequest, actor: Actor, note: str = "") -> RefundRequest:
+    """The customer answered (intake calls this with actor=None) or an agent resumes the review."""
+    with transaction.atomic():
+        request = _locked(request)
+        _run_transition(request, "resume_review", actor=actor, note=note or "Information received.")
+        InformationRequest.objects.filter(request=request, answered_at__isnull=True).update(answered_at=timezone.now())
+        evaluation.evaluate_and_store(request)
+    return request
+
+
+def _approval_guards(request: RefundRequest, actor: Actor, amount: Decimal, override_reason: str) -> None:
+    if amount <= 0:
+        raise TransitionRefused("approve.amount", "The approved amount must be more than zero.")
+    if request.invoice.payment_method == Invoice.PaymentMethod.CRYPTO:
+        _require_perm(
+            actor,
+            "refunds.grant_credit_refundrequest",
+            "section_4_3.crypto_credit_only",
+            "approve a crypto-paid request (section 4.3: only a manager may grant an account credit)",
+        )
+        if request.customer.identity_verified is False:
+            raise TransitionRefused(
+                "section_3.identity_verification_pending",
+                "Identity verification is still pending; no credit can be granted until it is verified.",
+            )
+    refundable = request.refundable_amount
+    if refundable is not None and amount > refundable:
+        if not override_reason.strip():
+            raise TransitionRefused(
+                "approve.override_reason",
+                f"{amount} {request.currency} is above the refundable amount {refundable} {request.currency}; "
+                "a manager's override with a written reason is needed.",
+            )
+        _require_perm(
+            actor,
+            "refunds.override_refundrequest",
+            "permission.override",
+            f"approve above the refundable amount ({refundable} {request.currency})",
+        )
+    limit = ApprovalLimit.objects.filter(currency=request.currency).values_list("agent_limit", flat=True).first()
+    if limit is not None and amount > limit:
+        _require_perm(
+            actor,
+            "refunds.approve_above_limit_refundrequest",
+            "permission.approval_limit",
+            f"approve more than the agents' limit of {limit} {request.currency}",
+        )
+
+
+def refund_request_approve(
+    *, request: RefundRequest, actor: Actor, amount: Decimal, override_reason: str = "", note: str = ""
+) -> RefundRequest:
+    with transaction.atomic():
+        request = _locked(request)
+        _approval_guards(request, actor, amount, override_reason)
+        now = timezone.now()
+        request.approved_amount = amount
+        if request.refundable_amount is not None and amount > request.refundable_amount:
+            request.override_reason = override_reason.strip()
+            request.overridden_by = _user_or_none(actor)
+        request.decided_at = now
+        request.decided_by = _user_or_none(actor)
+        request.decision_note = note
+        request.decision_codes = list(request.evaluation_codes)
+        request.payout_due_at = evaluation.payout_due(now, request.policy_version)
+        log_note = note or f"Approved {amount} {request.currency}."
+        if request.override_reason:
+            log_note += f" Override: {request.override_reason}"
+        _run_transition(request, "approve", actor=actor, note=log_note)
+        _notify(request, "decision")
+    return request
+
+
+def refund_request_deny(*, request: RefundRequest, actor: Actor, codes: list[str], message: str) -> RefundRequest:
+    unknown = [c for c in codes if c not in REASON_CODES]
+    if not codes:
+        raise TransitionRefused("deny.codes", "Name at least one reason code for the denial.")
+    if unknown:
+        raise TransitionRefused("deny.codes", f"Unknown reason code(s): {', '.join(unknown)}.")
+    if not message.strip():
+        raise TransitionRefused("deny.message", "Write the message the customer will receive.")
+    with transaction.atomic():
+        request = _locked(request)
+        request.decision_codes = list(codes)
+        request.decision_note = message
+        request.decided_at = timezone.now()
+        request.decided_by = _user_or_none(actor)
+        _run_transition(request, "deny", actor=actor, note=f"{', '.join(codes)}: {message}")
+        _notify(request, "decision")
+    return request
+
+
+def refund_request_withdraw(*, request: RefundRequest, actor: Actor, note: str = "") -> RefundRequest:
+    with transaction.atomic():
+        request = _locked(request)
+        request.decided_at = timezone.now()
+        _run_transition(request, "withdraw", actor=actor, note=note or "Withdrawn by the customer.")
+    return request
+
+
+def _segregation_guard(request: RefundRequest, actor: Actor) -> None:
+    user = _user_or_none(actor)
+    if user is not None and request.decided_by_id is not None and request.decided_by_id == user.pk:
+        raise TransitionRefused(
+            "segregation_of_duties",
+            "You approved this request, so someone else must record its payout or credit.",
+        )
+
+
+def refund_request_record_payout(
+    *,
+    request: RefundRequest,
+    actor: Actor,
+    method: str,
+    reference: str,
+    amount: Decimal,
+    paid_at: dt.datetime | None = None,
+) -> RefundRequest:
+    _require_perm(actor, "refunds.record_payout_refundrequest", "permission.record_payout", "record payouts")
+    if not reference.strip():
+        raise TransitionRefused("payout.reference", "Enter the payment processor's reference for the payout.")
+    with transaction.atomic():
+        request = _locked(request)
+        if request.state != State.APPROVED:
+            raise TransitionRefused(
+                "state_machine.mark_paid", f"{request.reference} is {request.get_state_display().lower()}, not approved."
+            )
+        if request.invoice.payment_method == Invoice.PaymentMethod.CRYPTO:
+            raise TransitionRefused(
+                "section_4_3.crypto_credit_only",
+                "Crypto payments are never refunded to the payment method (section 4.3); record an account credit.",
+            )
+        _segregation_guard(request, actor)
+        if amount <= 0 or (request.approved_amount is not None and amount > request.approved_amount):
+            raise TransitionRefused(
+                "payout.amount", f"The payout must be more than 0 and at most the approved {request.approved_amount}."
+            )
+        if Payout.objects.filter(request=request).exists():
+            raise TransitionRefused("payout.one_per_request", f"{request.reference} already has a payout.")
+        Payout.objects.create(
+            request=request,
+            method=method,
+            reference=reference.strip(),
+            amount=amount,
+            currency=request.currency,
+            paid_at=paid_at or timezone.now(),
+            recorded_by=_user_or_none(actor),
+        )
+        request.settled_at = paid_at or timezone.now()
+        _run_transition(request, "mark_paid", actor=actor, note=f"Paid {amount} {request.currency} ({reference}).")
+        _notify(request, "payout_confirmation")
+    return request
+
+
+def refund_request_grant_credit(
+    *, request: RefundRequest, actor: Actor, amount: Decimal, note: str = ""
+) -> RefundRequest:
+    _require_perm(actor, "refunds.record_payout_refundrequest", "permission.record_credit", "record account credits")
+    with transaction.atomic():
+        request = _locked(request)
+        if request.state != State.APPROVED:
+            raise TransitionRefused(
+                "state_machine.mark_credited",
+                f"{request.reference} is {request.get_state_display().lower()}, not approved.",
+            )
+        _segregation_guard(request, actor)
+        if request.customer.identity_verified is False and request.invoice.payment_method == Invoice.PaymentMethod.CRYPTO:
+            raise TransitionRefused(
+                "section_3.identity_verification_pending",
+                "Identity verification is still pending; no credit is issued until it is verified.",
+            )
+        if amount <= 0 or (request.approved_amount is not None and amount > request.approved_amount):
+            raise TransitionRefused(
+                "credit.amount", f"The credit must be more than 0 and at most the approved {request.approved_amount}."
+            )
+        if AccountCredit.objects.filter(request=request).exists():
+            raise TransitionRefused("credit.one_per_request", f"{request.reference} already has a credit.")
+        AccountCredit.objects.create(
+            request=request, amount=amount, currency=request.currency, note=note, granted_by=_user_or_none(actor)
+        )
+        request.settled_at = timezone.now()
+        _run_transition(request, "mark_credited", actor=actor, note=note or f"Credited {amount} {request.currency}.")
+        _notify(request, "credit_confirmation")
+    return request
+
+
+def refund_request_change_reason(*, request: RefundRequest, actor: Actor, reason: str, note: str = "") -> RefundRequest:
+    """An agent re-reads the request (e.g. finds a real ground in 'other'); logged and re-evaluated."""
+    _require_perm(actor, "refunds.review_refundrequest", "permission.change_reason", "change a request's reason")
+    if reason not in Reason.values:
+        raise TransitionRefused("request.reason", f"Unknown reason {reason!r}.")
+    with transaction.atomic():
+        request = _locked(request)
+        if request.state not in (State.SUBMITTED, State.UNDER_REVIEW, State.INFO_REQUESTED):
+            raise TransitionRefused("request.reason", "The reason can only change before a decision.")
+        old = request.reason
+        if old == reason:
+            return request
+        request.reason = reason
+        request.save(update_fields=["reason", "updated_at"])
+        TransitionLog.objects.create(
+            request=request,
+            at=timezone.now(),
+            actor=_user_or_none(actor),
+            actor_label=actor_label(actor),
+            transition="change_reason",
+            from_state=request.state,
+            to_state=request.state,
+            note=f"Reason changed from {old} to {reason}." + (f" {note}" if note else ""),
+        )
+        evaluation.evaluate_and_store(request)
+    return request
+
+
+def refund_request_set_verified_overcharge(
+    *, request: RefundRequest, actor: Actor, amount: Decimal | None
+) -> RefundRequest:
+    _require_perm(actor, "refunds.review_refundrequest", "permission.verify", "verify overcharges")
+    if amount is not None and amount < 0:
+        raise TransitionRefused("billing_error.verified_overcharge", "The verified overcharge cannot be negative.")
+    with transaction.atomic():
+        request = _locked(request)
+        request.verified_overcharge = amount
+        request.save(update_fields=["verified_overcharge", "updated_at"])
+        InternalNote.objects.create(
+            request=request, author=_user_or_none(actor), body=f"Verified overcharge set to {amount}."
+        )
+        evaluation.evaluate_and_store(request)
+    return request
+
+
+def refund_request_reevaluate(*, request: RefundRequest, actor: Actor = None) -> RefundRequest:
+    _require_perm(actor, "refunds.review_refundrequest", "permission.reevaluate", "re-evaluate requests")
+    with transaction.atomic():
+        request = _locked(request)
+        evaluation.evaluate_and_store(request)
+    return request
+
+
+def refund_request_import_history(
+    *,
+    request: RefundRequest,
+    actor: Actor,
+    target: str,
+    decided_at: dt.datetime | None,
+    approved_amount: Decimal | None = None,
+    paid_amount: Decimal | None = None,
+) -> RefundRequest:
+    """Land a request from an older system in its recorded final state, logged as an import."""
+    with transaction.atomic():
+        request = _locked(request)
+        if target in (State.APPROVED, State.PAID, State.CREDITED):
+            if approved_amount is None:
+                raise TransitionRefused("import.approved_amount", f"A {target} request needs its approved amount.")
+            request.approved_amount = approved_amount
+            if request.refundable_amount is not None and approved_amount > request.refundable_amount:
+                request.override_reason = "Imported from the previous system with this approved amount."
+        request.decided_at = decided_at
+        if target in (State.PAID, State.CREDITED):
+            amount = paid_amount if paid_amount is not None else approved_amount
+            assert amount is not None
+            request.settled_at = decided_at
+            if target == State.PAID:
+                Payout.objects.create(
+                    request=request,
+                    method=Payout.Method.OTHER,
+                    reference=f"import:{request.reference}",
+                    amount=amount,
+                    currency=request.currency,
+                    paid_at=decided_at or timezone.now(),
+                    recorded_by=_user_or_none(actor),
+                )
+            else:
+                AccountCredit.objects.create(
+                    request=request,
+                    amount=amount,
+                    currency=request.currency,
+                    note="Imported from the previous system.",
+                    granted_by=_user_or_none(actor),
+                )
+        if target == State.APPROVED and decided_at is not None:
+            request.payout_due_at = evaluation.payout_due(decided_at, request.policy_version)
+        _run_transition(
+            request,
+            "import_history",
+            actor=actor,
+            args=(target,),
+            note=f"Imported in state {target} from the previous system.",
+            check_user_perm=False,
+            label=f"import by {actor_label(actor)}",
+        )
+    return request
+
+
+# Public map used by the admin to render transition buttons (label, service).
+SERVICES: dict[str, Callable[..., RefundRequest]] = {
+    "start_review": refund_request_start_review,
+    "request_information": refund_request_request_information,
+    "resume_review": refund_request_resume_review,
+    "approve": refund_request_approve,
+    "deny": refund_request_deny,
+    "withdraw": refund_request_withdraw,
+    "mark_paid": refund_request_record_payout,
+    "mark_credited": refund_request_grant_credit,
+}

@@ -1,0 +1,31 @@
+"""At most one payout per request, enforced by the database itself."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from factories import make_request
+
+from januscaler_refunds.refunds.models import Payout
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_database_refuses_a_second_payout() -> None:
+    request = make_request()
+    Payout.objects.create(request=request, method="card", reference="A", amount=Decimal("1.00"),
+                          currency="USD", paid_at=timezone.now())
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Payout.objects.create(request=request, method="card", reference="B", amount=Decimal("1.00"),
+                              currency="USD", paid_at=timezone.now())
+    assert Payout.objects.filter(request=request).count() == 1
+
+
+def test_the_database_refuses_a_zero_payout() -> None:
+    request = make_request()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Payout.objects.create(request=request, method="card", reference="A", amount=Decimal("0.00"),
+                              currency="USD", paid_at=timezone.now())
