@@ -19,6 +19,19 @@ from januscaler_refunds.billing.models import (
     UsageRecord,
     Violation,
 )
+from januscaler_refunds.refunds.services import reevaluate_open_requests
+
+
+class ReevaluateOnSaveMixin:
+    """Saving a fact re-runs the evaluation of the open requests it can change."""
+
+    def facts_changed(self, obj: object) -> dict[str, list]:  # customer_ids / services_changed
+        customer_id = getattr(obj, "customer_id", None) or (obj.pk if isinstance(obj, Customer) else None)
+        return {"customer_ids": [customer_id] if customer_id else []}
+
+    def save_related(self, request: HttpRequest, form: object, formsets: object, change: bool) -> None:
+        super().save_related(request, form, formsets, change)  # type: ignore[misc]
+        reevaluate_open_requests(**self.facts_changed(form.instance))  # type: ignore[attr-defined]
 
 
 class ViolationInline(TabularInline):
@@ -38,7 +51,7 @@ class LedgerEntryInline(TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ModelAdmin):
+class CustomerAdmin(ReevaluateOnSaveMixin, ModelAdmin):
     list_display = ["name", "email", "status", "identity_verified", "created_at"]
     list_filter = ["status", "identity_verified"]
     search_fields = ["name", "email", "external_id"]
@@ -52,7 +65,7 @@ class InvoiceLineInline(TabularInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(ModelAdmin):
+class InvoiceAdmin(ReevaluateOnSaveMixin, ModelAdmin):
     list_display = ["number", "customer", "issued_on", "kind", "payment_method", "currency", "amount_paid"]
     list_filter = ["kind", "payment_method", "currency"]
     search_fields = ["number", "customer__email", "customer__name"]
@@ -64,7 +77,7 @@ class InvoiceAdmin(ModelAdmin):
 
 
 @admin.register(UsageRecord)
-class UsageRecordAdmin(ModelAdmin):
+class UsageRecordAdmin(ReevaluateOnSaveMixin, ModelAdmin):
     list_display = ["at", "customer", "invoice_line", "service", "units"]
     list_select_related = ["customer", "invoice_line__invoice"]
     search_fields = ["customer__email", "invoice_line__invoice__number"]
@@ -73,14 +86,17 @@ class UsageRecordAdmin(ModelAdmin):
 
 
 @admin.register(Incident)
-class IncidentAdmin(ModelAdmin):
+class IncidentAdmin(ReevaluateOnSaveMixin, ModelAdmin):
     list_display = ["ref", "service", "start", "end", "cause"]
+
+    def facts_changed(self, obj: object) -> dict[str, list]:
+        return {"services_changed": [obj.service]}  # type: ignore[attr-defined]
     list_filter = ["cause", "service"]
     search_fields = ["ref", "service"]
 
 
 @admin.register(AbuseReport)
-class AbuseReportAdmin(ModelAdmin):
+class AbuseReportAdmin(ReevaluateOnSaveMixin, ModelAdmin):
     list_display = ["ref", "customer", "received_at"]
     list_select_related = ["customer"]
     search_fields = ["ref", "customer__email"]

@@ -16,7 +16,14 @@ from django.db import models
 from django.db.models import Q
 from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 
-from januscaler_refunds.billing.models import MONEY, ZERO, Currency, Customer, Invoice, PolicyVersion
+from januscaler_refunds.billing.models import (
+    MONEY,
+    ZERO,
+    Currency,
+    Customer,
+    Invoice,
+    PolicyVersion,
+)
 
 
 class State(models.TextChoices):
@@ -273,6 +280,9 @@ class InformationRequest(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"Information requested {self.requested_at:%Y-%m-%d}: {self.missing[:60]}"
+
 
 def document_upload_to(instance: RefundDocument, filename: str) -> str:
     return f"documents/{instance.request.reference}/{instance.sha256[:12]}-{filename}"
@@ -402,6 +412,9 @@ class InternalNote(models.Model):
 
     class Meta:
         ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return self.body[:60]
 
 
 class CustomerMessage(models.Model):

@@ -621,3 +621,31 @@ SERVICES: dict[str, Callable[..., RefundRequest]] = {
     "mark_paid": refund_request_record_payout,
     "mark_credited": refund_request_grant_credit,
 }
+
+
+def reevaluate_open_requests(*, customer_ids: Iterable[int] = (), services_changed: Iterable[str] = ()) -> int:
+    """Facts changed (an invoice paid, a violation, usage, an incident): re-run open evaluations.
+
+    Called by the billing admin and imports after they save facts; returns how many were re-run.
+    """
+    from django.db.models import Q
+
+    customer_ids = list(customer_ids)
+    services_changed = [s for s in services_changed if s]
+    if not customer_ids and not services_changed:
+        return 0
+    condition = Q(customer_id__in=customer_ids)
+    if services_changed:
+        condition |= Q(reason=Reason.SERVICE_UNAVAILABILITY, invoice__lines__service__in=services_changed)
+    count = 0
+    with transaction.atomic():
+        for request in (
+            RefundRequest.objects.open()
+            .filter(condition)
+            .distinct()
+            .select_for_update(of=("self",))
+            .select_related("invoice", "customer", "policy_version")
+        ):
+            evaluation.evaluate_and_store(request)
+            count += 1
+    return count

@@ -161,7 +161,6 @@ class Command(BaseCommand):
         counter = 0
         lines: list[InvoiceLine] = []
         invoices: list[Invoice] = []
-        plans: list[tuple[int, int]] = []  # (invoice index, count) bookkeeping not needed beyond creation
         for i, customer in enumerate(customers):
             currency = CURRENCIES[i % len(CURRENCIES)]
             method = METHODS[i % len(METHODS)]
