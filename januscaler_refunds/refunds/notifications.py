@@ -50,6 +50,8 @@ def queue_customer_message(*, request: RefundRequest, kind: str, context: dict[s
     )
     from januscaler_refunds.refunds.tasks import send_customer_message
 
-    # Enqueue only once the change that caused the message is committed.
-    transaction.on_commit(lambda: send_customer_message.delay(message.pk))
+    # Enqueue only once the change that caused the message is committed. robust=True: a broker
+    # outage must not fail the agent's action; the message stays queued and the periodic
+    # sweep (refunds.tasks.resend_queued_customer_messages) sends it when the broker is back.
+    transaction.on_commit(lambda: send_customer_message.delay(message.pk), robust=True)
     return message

@@ -50,3 +50,20 @@ def send_customer_message(self, message_id: int) -> str:  # type: ignore[no-unty
     )
     log.info("sent %s message %s for %s", message.kind, message_id, message.request.reference)
     return "sent"
+
+
+@shared_task(acks_late=True)
+def resend_queued_customer_messages(older_than_minutes: int = 10) -> int:
+    """Re-enqueue messages still queued after a while (the broker was down when they were made).
+
+    Safe to overlap with the original enqueue: sending is a compare-and-set on the status.
+    """
+    cutoff = timezone.now() - timezone.timedelta(minutes=older_than_minutes)
+    ids = list(
+        CustomerMessage.objects.filter(status=CustomerMessage.Status.QUEUED, created_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )[:500]
+    )
+    for pk in ids:
+        send_customer_message.delay(pk)
+    return len(ids)
