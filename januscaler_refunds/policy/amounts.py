@@ -14,7 +14,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from .calendar import KOLKATA
 from .codes import Code
-from .facts import InvoiceLine, RefundFacts, UsageRecord
+from .facts import InvoiceLine, LineCategory, RefundFacts, UsageRecord
 from .money import ensure_currency, format_amount, quantize, zero
 from .sla import Interval, availability_percent, downtime, service_period
 
@@ -25,7 +25,7 @@ class LineAllowance:
 
     line_no: int
     description: str
-    category: str
+    category: LineCategory
     amount: Decimal
     allowed: Decimal
     why: str

@@ -14,11 +14,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from .amounts import LineAllowance, check_currencies, refundable_amount
+from .amounts import LineAllowance, refundable_amount
 from .calendar import KOLKATA, BusinessCalendar, end_of_day, local_date
 from .clauses import CLAUSES, ClauseResult, received_date
 from .codes import Code, Effect, describe, effect_of
-from .facts import InfoPause, PolicyInputError, RefundFacts
+from .facts import InfoPause, PolicyInputError, Reason, RefundFacts
 from .money import format_amount, quantize
 from .versions import NoPolicyInForce, PolicyParameters
 
@@ -103,7 +103,7 @@ def payout_deadline(
 
 
 def deadline_status(
-    due: date, today: date, *, calendar: BusinessCalendar, near_threshold: int = 2
+    due: date, today: date, near_threshold: int = 2, *, calendar: BusinessCalendar
 ) -> tuple[DeadlineStatus, int]:
     """("ok" | "near" | "overdue", business days left).
 
@@ -150,7 +150,7 @@ def recommend(
 class Evaluation:
     reference: str
     invoice_number: str
-    reason: str
+    reason: Reason
     policy_version: str
     recommendation: Recommendation
     codes: tuple[Code, ...]
@@ -218,7 +218,6 @@ def evaluate(facts: RefundFacts, *, now: datetime) -> Evaluation:
     """
     if not isinstance(now, datetime) or now.utcoffset() is None:
         raise PolicyInputError(f"now must be a time-zone-aware datetime, got {now!r}")
-    check_currencies(facts)
     received_on = received_date(facts)
     policy = facts.policy
     if received_on < policy.effective_date:
@@ -226,13 +225,14 @@ def evaluate(facts: RefundFacts, *, now: datetime) -> Evaluation:
             f"request {facts.request.reference} was received on {received_on}, before policy "
             f"version {policy.label} took effect on {policy.effective_date}"
         )
+    # First, because it refuses mixed currencies before any clause formats an amount.
+    breakdown = refundable_amount(facts, now=now)
 
     clauses = tuple(clause(facts, now=now) for clause in CLAUSES)
     codes: list[Code] = []
     for result in clauses:
         codes.extend(code for code in result.codes if code not in codes)
 
-    breakdown = refundable_amount(facts, now=now)
     invoice = facts.invoice
     requested = facts.request.requested_amount
     requested = None if requested is None else quantize(requested, invoice.currency)

@@ -6,8 +6,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from januscaler_refunds.policy import InvoiceLine, UsageRecord
+from januscaler_refunds.policy import InvoiceLine, UsageRecord, evaluate
 from januscaler_refunds.policy.codes import Code
 
 
@@ -140,6 +142,22 @@ def test_the_refundable_amount_is_not_capped_at_the_requested_amount(run) -> Non
     evaluation = run(request__requested_amount=Decimal("50.00"))
     assert evaluation.refundable_amount == Decimal("130.00")
     assert evaluation.recommendation == "approve"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    paid=st.decimals(min_value=0, max_value=200, places=2),
+    units=st.integers(min_value=0, max_value=20_000),
+)
+def test_the_refund_is_between_nothing_and_what_was_paid(facts, paid: Decimal, units: int) -> None:
+    received = facts().request.received_at
+    built = facts(invoice__amount_paid=paid, usage=[usage(units, received - timedelta(hours=1))])
+    evaluation = evaluate(built, now=received)
+    unused = Decimal(max(10_000 - units, 0))
+    expected_credit = (Decimal("30.00") * unused / 10_000).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+    assert allowed(evaluation, 2) == expected_credit
+    assert evaluation.refundable_amount == min(Decimal("100.00") + expected_credit, paid)
+    assert Decimal(0) <= evaluation.refundable_amount <= paid
 
 
 # --- Billing errors -------------------------------------------------------------------------------

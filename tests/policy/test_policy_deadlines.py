@@ -139,7 +139,7 @@ DUE = date(2026, 6, 19)  # a Friday
     ],
 )
 def test_deadline_status_counts_business_days_left(today: date, expected: tuple[str, int]) -> None:
-    assert deadline_status(DUE, today, calendar=CALENDAR, near_threshold=2) == expected
+    assert deadline_status(DUE, today, 2, calendar=CALENDAR) == expected
 
 
 def test_near_threshold_is_a_parameter() -> None:

@@ -21,7 +21,7 @@ from januscaler_refunds.policy import (
     recommend,
     render_text,
 )
-from januscaler_refunds.policy.codes import Code
+from januscaler_refunds.policy.codes import Code, Effect
 
 BILLING = {"request__reason": "billing_error", "request__document_count": 1}
 
@@ -99,6 +99,17 @@ def test_the_engine_raises_every_code_that_applies_not_just_the_first(run) -> No
     )
     assert evaluation.recommendation == "deny"
     assert len(evaluation.clauses) == len(CLAUSES)
+    assert evaluation.codes_with_effect(Effect.INFO) == (
+        Code.IDENTITY_VERIFICATION_PENDING,
+        Code.INVOICE_CUSTOMER_MISMATCH,
+    )
+
+
+def test_a_clean_guarantee_request_raises_no_code_at_all(run) -> None:
+    evaluation = run()
+    assert evaluation.codes == ()
+    assert evaluation.recommendation == "approve"
+    assert {c.verdict for c in evaluation.clauses} == {"pass", "not_applicable"}
 
 
 def test_codes_are_unique_even_when_two_lines_raise_the_same_one(run, plan, prepaid) -> None:
