@@ -176,6 +176,8 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesys
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "celery-broker"
+    for _sub in ("out", "processed"):
+        (_queue_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir / "out"),
         "data_folder_out": str(_queue_dir / "out"),
@@ -203,7 +205,31 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 DEADLINE_SCAN_MINUTES = env_int("DEADLINE_SCAN_MINUTES", 15)
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Customer mail made while the broker was down is sent once it is back.
+    "refunds-resend-queued-messages": {
+        "task": "januscaler_refunds.refunds.tasks.resend_queued_customer_messages",
+        "schedule": 600.0,
+    },
+}
+
+# --- Email intake (docs/intake.md) ---------------------------------------------------------
+# IMAP_URL: imaps://user:password@host:993/INBOX (or imap://... without TLS); empty disables polling.
+
+IMAP_URL = os.environ.get("IMAP_URL", "")
+if IMAP_URL and not IMAP_URL.startswith(("imap://", "imaps://")):
+    raise ImproperlyConfigured(f"IMAP_URL must start with imap:// or imaps://, got {IMAP_URL.split(':', 1)[0]!r}")
+IMAP_POLL_SECONDS = env_int("IMAP_POLL_SECONDS", 120)
+IMAP_TIMEOUT_SECONDS = env_int("IMAP_TIMEOUT_SECONDS", 60)
+# Shared secret of the inbound-mail webhook; the endpoint refuses every call while it is empty.
+INBOUND_WEBHOOK_SECRET = os.environ.get("INBOUND_WEBHOOK_SECRET", "")
+INTAKE_MAX_MESSAGE_BYTES = env_int("INTAKE_MAX_MESSAGE_BYTES", 25 * 1024 * 1024)
+INTAKE_MAX_STORED_BYTES = env_int("INTAKE_MAX_STORED_BYTES", 64 * 1024 * 1024)
+if IMAP_URL:
+    CELERY_BEAT_SCHEDULE["intake-poll-imap"] = {
+        "task": "januscaler_refunds.intake.tasks.poll_imap_mailbox",
+        "schedule": float(IMAP_POLL_SECONDS),
+    }
 
 # --- Logging ------------------------------------------------------------------------
 
@@ -213,6 +239,27 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}
+
+# --- Chargebacks (docs/chargebacks.md) ---------------------------------------------------
+# A suspension (section 6.1) is POSTed to CHARGEBACK_WEBHOOK_URL, signed with HMAC-SHA256 under
+# CHARGEBACK_WEBHOOK_SECRET; empty URL: events are stored but not sent.
+
+CHARGEBACK_WEBHOOK_URL = os.environ.get("CHARGEBACK_WEBHOOK_URL", "")
+if CHARGEBACK_WEBHOOK_URL and not CHARGEBACK_WEBHOOK_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("CHARGEBACK_WEBHOOK_URL must start with http:// or https://")
+CHARGEBACK_WEBHOOK_SECRET = os.environ.get("CHARGEBACK_WEBHOOK_SECRET", "")
+if CHARGEBACK_WEBHOOK_URL and not CHARGEBACK_WEBHOOK_SECRET:
+    if not DEBUG:
+        raise ImproperlyConfigured("CHARGEBACK_WEBHOOK_SECRET must be set when CHARGEBACK_WEBHOOK_URL is")
+    CHARGEBACK_WEBHOOK_SECRET = "insecure-development-webhook-secret"
+CHARGEBACK_WEBHOOK_TIMEOUT_SECONDS = env_int("CHARGEBACK_WEBHOOK_TIMEOUT_SECONDS", 10)
+CHARGEBACK_WEBHOOK_MAX_RETRIES = env_int("CHARGEBACK_WEBHOOK_MAX_RETRIES", 8)
+CHARGEBACK_EVIDENCE_BUSINESS_DAYS = env_int("CHARGEBACK_EVIDENCE_BUSINESS_DAYS", 7)
+CHARGEBACK_EVIDENCE_NEAR_BUSINESS_DAYS = env_int("CHARGEBACK_EVIDENCE_NEAR_BUSINESS_DAYS", 2)
+CELERY_BEAT_SCHEDULE["chargebacks-scan-evidence-due"] = {
+    "task": "januscaler_refunds.chargebacks.tasks.scan_evidence_due",
+    "schedule": crontab(minute=5),
 }
 
 # --- Admin look (django-unfold) ---------------------------------------------------------
@@ -227,3 +274,5 @@ UNFOLD = {
 # --- Product ----------------------------------------------------------------------
 
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo")
+# Admin exports of more rows than this run as a Celery task and are offered as a download.
+EXPORT_ASYNC_THRESHOLD_ROWS = env_int("EXPORT_ASYNC_THRESHOLD_ROWS", 50_000)
