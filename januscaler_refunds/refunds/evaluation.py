@@ -36,7 +36,6 @@ from januscaler_refunds.refunds.models import (
     InformationRequest,
     RefundDocument,
     RefundRequest,
-    State,
 )
 
 
@@ -106,8 +105,13 @@ def load_facts(request: RefundRequest, *, calendar: BusinessCalendar | None = No
     usage = list(
         UsageRecord.objects.filter(invoice_line__invoice=invoice).values("invoice_line__line_no", "at", "units")
     )
-    services = {line.service for line in lines if line.category == InvoiceLine.Category.PLAN and line.service}
-    incidents = list(Incident.objects.filter(service__in=services).values("ref", "service", "start", "end", "cause"))
+    plan_lines = [line for line in lines if line.category == InvoiceLine.Category.PLAN]
+    incidents: list[dict] = []
+    if request.reason == "service_unavailability" and plan_lines:
+        # A plan line that names no service covers the whole Service: every incident counts.
+        services = {line.service for line in plan_lines}
+        incident_filter = Q() if "" in services else Q(service__in=services)
+        incidents = list(Incident.objects.filter(incident_filter).values("ref", "service", "start", "end", "cause"))
     document_count = RefundDocument.objects.filter(request=request).count()
     pauses = list(InformationRequest.objects.filter(request=request).values("requested_at", "answered_at"))
 
