@@ -210,3 +210,27 @@ def test_a_second_unsettled_request_on_the_same_invoice_is_linked() -> None:
     assert second.duplicate_of == first
     assert "duplicate_request" in second.evaluation_codes
     assert "duplicate_request" not in RefundRequest.objects.get(pk=first.pk).evaluation_codes
+
+
+def test_a_request_waiting_for_information_can_be_denied() -> None:
+    request = under_review()
+    request = services.refund_request_request_information(request=request, actor=None, missing="Invoice copy")
+    request = services.refund_request_deny(
+        request=request, actor=None, codes=["missing_documentation"], message="No documents arrived."
+    )
+    assert request.state == State.DENIED
+    assert [t for _, t in states(request)][-2:] == ["info_requested", "denied"]
+
+
+def test_import_history_lands_a_final_state_logged_as_an_import() -> None:
+    request = make_request()
+    user = manager("importer")
+    request = services.refund_request_import_history(
+        request=request, actor=user, target=State.PAID, decided_at=request.received_at,
+        approved_amount=Decimal("60.00"), paid_amount=Decimal("60.00"),
+    )
+    assert request.state == State.PAID
+    log = TransitionLog.objects.filter(request=request).last()
+    assert log.actor_label == "import by importer"
+    assert (log.from_state, log.to_state) == ("submitted", "paid")
+    assert Payout.objects.get(request=request).amount == Decimal("60.00")
