@@ -258,7 +258,7 @@ def archive_member_names(data: bytes, limit: int = 2000) -> list[str]:
 
 
 def _local_header_names(data: bytes) -> list[bytes]:
-    names = []
+    names: list[bytes] = []
     position = data.find(b"PK\x03\x04")
     while position != -1 and len(names) < 200:
         length = int.from_bytes(data[position + 26 : position + 28], "little")

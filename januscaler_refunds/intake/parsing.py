@@ -57,7 +57,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from email import utils as email_utils
@@ -167,25 +167,41 @@ class ParsedMessage:
     error: str | None = None
 
 
+@dataclass
 class _Draft:
     """Mutable twin of ParsedMessage, filled step by step so a failing step loses only its own part."""
 
-    def __init__(self) -> None:
-        for f in fields(ParsedMessage):
-            if f.default_factory is not MISSING:
-                setattr(self, f.name, f.default_factory())
-            else:
-                setattr(self, f.name, f.default)
-        self.content_hash = hashlib.sha256(b"").hexdigest()
-        self.size = 0
+    content_hash: str = hashlib.sha256(b"").hexdigest()
+    size: int = 0
+    message_id: str | None = None
+    in_reply_to: str | None = None
+    references: list[str] = field(default_factory=list)
+    subject: str = ""
+    from_address: str | None = None
+    from_name: str | None = None
+    to_addresses: list[str] = field(default_factory=list)
+    date: datetime | None = None
+    body_text: str = ""
+    attachments: list[ParsedAttachment] = field(default_factory=list)
+    invoice_number: str | None = None
+    invoice_candidates: list[InvoiceCandidate] = field(default_factory=list)
+    is_reply: bool = False
+    is_forward: bool = False
+    is_automated: bool = False
+    automated_kind: str | None = None
+    proposed_reason: str = "other"
+    requested_amount: Decimal | None = None
+    requested_currency: str | None = None
+    defects: list[str] = field(default_factory=list)
+    too_large: bool = False
+    error: str | None = None
 
     def defect(self, text: str) -> None:
-        defects: list[str] = self.defects  # type: ignore[attr-defined]
-        if text not in defects and len(defects) < MAX_DEFECTS:
-            defects.append(text)
+        if text not in self.defects and len(self.defects) < MAX_DEFECTS:
+            self.defects.append(text)
 
     def fail(self, step: str, exc: BaseException) -> None:
-        if self.error is None:  # type: ignore[attr-defined]
+        if self.error is None:
             self.error = f"{step}: {type(exc).__name__}: {exc}"[:_ERROR_CHARS]
 
     def freeze(self) -> ParsedMessage:
@@ -202,7 +218,7 @@ def parse_message(
     max_attachment_bytes: int = MAX_ATTACHMENT_BYTES,
 ) -> ParsedMessage:
     """Parse one raw RFC 5322 message. Never raises: failures set ``error`` and keep what was salvaged."""
-    draft: Any = _Draft()
+    draft = _Draft()
     try:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
@@ -247,7 +263,7 @@ def parse_message(
     return draft.freeze()
 
 
-def _run(draft: Any, step: str, action: Callable[[], None]) -> None:
+def _run(draft: _Draft, step: str, action: Callable[[], None]) -> None:
     try:
         action()
     except Exception as exc:  # one broken step must not lose the others' results
@@ -303,7 +319,7 @@ class _CountingFactory:
         return message
 
 
-def _feed(data: bytes, policy: Any, message_class: type[Message], draft: Any) -> Message | None:
+def _feed(data: bytes, policy: Any, message_class: type[Message], draft: _Draft) -> Message | None:
     factory = _CountingFactory(message_class)
     parser = BytesFeedParser(_factory=factory, policy=policy)
     # The parser calls the factory once while probing its signature; that message is not a part.
@@ -312,13 +328,14 @@ def _feed(data: bytes, policy: Any, message_class: type[Message], draft: Any) ->
     factory.parser = parser
     try:
         parser.feed(data)
-        return parser.close()
+        root: Message = parser.close()
+        return root
     except _LimitReached as exc:
         draft.defect(str(exc))
         return factory.root
 
 
-def _parse_tree(data: bytes, draft: Any) -> Message | None:
+def _parse_tree(data: bytes, draft: _Draft) -> Message | None:
     try:
         return _feed(data, _POLICY, EmailMessage, draft)
     except Exception as first:
@@ -361,7 +378,7 @@ def _content_type(part: Message) -> str:
 
 def _read_parts(
     root: Message,
-    draft: Any,
+    draft: _Draft,
     scan: _Scan,
     *,
     max_attachment_bytes: int,
@@ -445,7 +462,7 @@ def _read_parts(
 _DELIMITER_LINE = re.compile(r"^--([^\s\"\\]{1,200})[ \t]*\r?$", re.MULTILINE)
 
 
-def _recover_multipart(content_type: str, payload: str, draft: Any) -> list[Message] | None:
+def _recover_multipart(content_type: str, payload: str, draft: _Draft) -> list[Message] | None:
     match = _DELIMITER_LINE.search(payload[:65536])
     if not match:
         return None
@@ -487,7 +504,7 @@ def _part_filename(part: Message) -> str | None:
     return text or None
 
 
-def _part_bytes(part: Message, content_type: str, draft: Any) -> bytes:
+def _part_bytes(part: Message, content_type: str, draft: _Draft) -> bytes:
     payload = part.get_payload()
     if isinstance(payload, list):
         return _serialise_payload(part, draft)
@@ -503,7 +520,7 @@ def _part_bytes(part: Message, content_type: str, draft: Any) -> bytes:
     return b""
 
 
-def _serialise_payload(part: Message, draft: Any) -> bytes:
+def _serialise_payload(part: Message, draft: _Draft) -> bytes:
     """The bytes inside a message/* part (an attached email, a delivery report) without its headers."""
     buffer = io.BytesIO()
     try:
@@ -519,7 +536,7 @@ def _serialise_payload(part: Message, draft: Any) -> bytes:
     return b""
 
 
-def _part_text(part: Message, draft: Any) -> str:
+def _part_text(part: Message, draft: _Draft) -> str:
     try:
         data = part.get_payload(decode=True)
     except Exception:
@@ -545,7 +562,7 @@ def _build_attachment(
     original_name: str | None,
     index: int,
     max_attachment_bytes: int,
-    draft: Any,
+    draft: _Draft,
 ) -> ParsedAttachment:
     size = len(content)
     digest = hashlib.sha256(content).hexdigest()
@@ -617,7 +634,7 @@ def _defect_name(defect: object) -> str:
     return words or "defect"
 
 
-def _collect_defects(root: Message, draft: Any, scan: _Scan) -> None:
+def _collect_defects(root: Message, draft: _Draft, scan: _Scan) -> None:
     try:
         has_content_type = root.get("content-type") is not None
     except Exception:
@@ -685,13 +702,13 @@ class _HeaderIndex:
         ]
 
 
-def _header(headers: _HeaderIndex, name: str, draft: Any) -> str | None:
+def _header(headers: _HeaderIndex, name: str, draft: _Draft) -> str | None:
     text, problems = headers.first(name)
     _note_header_problems(draft, name, problems)
     return text
 
 
-def _note_header_problems(draft: Any, name: str, problems: list[str]) -> None:
+def _note_header_problems(draft: _Draft, name: str, problems: list[str]) -> None:
     for problem in problems:
         if problem.startswith(("unknown charset", "undecodable")):
             draft.defect(f"undecodable header: {name.lower()}")
@@ -762,13 +779,15 @@ def _decode_bytes(data: bytes, label: str | None) -> tuple[str, str | None]:
     """
     codec = _resolve_charset(label)
     unknown = (
-        codec is None and bool(label) and label.strip().strip("\"'").lower() not in _ASCII_LABELS
+        codec is None
+        and label is not None
+        and label.strip().strip("\"'").lower() not in _ASCII_LABELS
     )
     problem = f"unknown charset {label.strip()[:40]}" if unknown and label else None
     text: str | None = None
-    if codec not in (None, "ascii"):
+    if codec is not None and codec != "ascii":
         try:
-            text = data.decode(codec)  # type: ignore[arg-type]
+            text = data.decode(codec)
         except UnicodeDecodeError:
             pass
         except Exception:  # a broken codec must not take the message down
@@ -777,9 +796,9 @@ def _decode_bytes(data: bytes, label: str | None) -> tuple[str, str | None]:
         try:
             text = data.decode("utf-8")  # the commonest mislabel: UTF-8 declared as something else
         except UnicodeDecodeError:
-            if codec not in (None, "ascii"):
+            if codec is not None and codec != "ascii":
                 try:
-                    text = data.decode(codec, "replace")  # type: ignore[arg-type]
+                    text = data.decode(codec, "replace")
                 except Exception:
                     text = None
             if text is None:
@@ -976,7 +995,7 @@ def _parse_date(text: str | None) -> datetime | None:
     return parsed
 
 
-def _read_headers(headers: _HeaderIndex, draft: Any) -> None:
+def _read_headers(headers: _HeaderIndex, draft: _Draft) -> None:
     subject_raw = _header(headers, "Subject", draft)
     if subject_raw is not None:
         subject, problems = _decode_words(subject_raw)
@@ -1065,13 +1084,13 @@ _AUTO_REPLY_SUBJECT = re.compile(
 )
 
 
-def _classify_automated(root: Message, headers: _HeaderIndex, draft: Any, scan: _Scan) -> None:
+def _classify_automated(root: Message, headers: _HeaderIndex, draft: _Draft, scan: _Scan) -> None:
     kind = _automated_kind(root, headers, draft, scan)
     draft.is_automated = kind is not None
     draft.automated_kind = kind
 
 
-def _automated_kind(root: Message, headers: _HeaderIndex, draft: Any, scan: _Scan) -> str | None:
+def _automated_kind(root: Message, headers: _HeaderIndex, draft: _Draft, scan: _Scan) -> str | None:
     """``bounce``, ``disposition_notification``, ``feedback_report``, ``report``, ``auto_reply``,
     ``bulk``, or None for mail a person wrote. Checked in that order; the first match wins."""
     top_type = _content_type(root)
@@ -1231,7 +1250,7 @@ def match_encoded_subject(raw_subject: str | None) -> str | None:
     return match_subject(decode_header_text(raw_subject))
 
 
-def _find_invoices(draft: Any) -> None:
+def _find_invoices(draft: _Draft) -> None:
     draft.invoice_number = match_subject(draft.subject)
     candidates: list[InvoiceCandidate] = []
     if draft.invoice_number:
@@ -1457,7 +1476,7 @@ def extract_requested_amount(text: str) -> tuple[Decimal | None, str | None]:
     return None, None
 
 
-def _classify_reason(draft: Any) -> None:
+def _classify_reason(draft: _Draft) -> None:
     own = customer_text(draft.body_text[: _CLASSIFY_CHARS * 2])[:_CLASSIFY_CHARS]
     text = f"{strip_subject_prefixes(draft.subject)}\n{own}"
     draft.proposed_reason = propose_reason(text)
