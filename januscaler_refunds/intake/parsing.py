@@ -307,7 +307,9 @@ class _CountingFactory:
         self.root: Message | None = None
 
     def __call__(self, policy: Any = None) -> Message:
-        stack = getattr(self.parser, "_msgstack", None)  # the parts still open, i.e. the depth
+        # The parser's stack of open parts is its nesting depth. It is private (unchanged since
+        # Python 3.2); should it ever vanish, the part cap below still bounds the work.
+        stack = getattr(self.parser, "_msgstack", None)
         if stack is not None and len(stack) > MAX_MIME_DEPTH:
             raise _LimitReached(f"MIME nesting deeper than {MAX_MIME_DEPTH} levels")
         if self.count >= MAX_MIME_PARTS:
