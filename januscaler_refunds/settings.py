@@ -231,6 +231,24 @@ if IMAP_URL:
         "schedule": float(IMAP_POLL_SECONDS),
     }
 
+# --- Email intake (docs/intake.md) ---------------------------------------------------------
+# IMAP_URL: imaps://user:password@host:993/INBOX (or imap://... without TLS); empty disables polling.
+
+IMAP_URL = os.environ.get("IMAP_URL", "")
+if IMAP_URL and not IMAP_URL.startswith(("imap://", "imaps://")):
+    raise ImproperlyConfigured(f"IMAP_URL must start with imap:// or imaps://, got {IMAP_URL.split(':', 1)[0]!r}")
+IMAP_POLL_SECONDS = env_int("IMAP_POLL_SECONDS", 120)
+IMAP_TIMEOUT_SECONDS = env_int("IMAP_TIMEOUT_SECONDS", 60)
+# Shared secret of the inbound-mail webhook; the endpoint refuses every call while it is empty.
+INBOUND_WEBHOOK_SECRET = os.environ.get("INBOUND_WEBHOOK_SECRET", "")
+INTAKE_MAX_MESSAGE_BYTES = env_int("INTAKE_MAX_MESSAGE_BYTES", 25 * 1024 * 1024)
+INTAKE_MAX_STORED_BYTES = env_int("INTAKE_MAX_STORED_BYTES", 64 * 1024 * 1024)
+if IMAP_URL:
+    CELERY_BEAT_SCHEDULE["intake-poll-imap"] = {
+        "task": "januscaler_refunds.intake.tasks.poll_imap_mailbox",
+        "schedule": float(IMAP_POLL_SECONDS),
+    }
+
 # --- Logging ------------------------------------------------------------------------
 
 LOGGING = {

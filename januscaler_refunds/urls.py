@@ -7,6 +7,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/reports/", include("januscaler_refunds.reports.urls")),
     path("admin/", admin.site.urls),
+    path("intake/", include("januscaler_refunds.intake.urls")),
 ]
 
 if settings.DEBUG:

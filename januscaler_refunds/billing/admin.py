@@ -19,6 +19,8 @@ from januscaler_refunds.billing.models import (
     UsageRecord,
     Violation,
 )
+from januscaler_refunds.intake import resources as import_resources
+from januscaler_refunds.intake.admin import BillingImportMixin
 from januscaler_refunds.refunds.services import reevaluate_open_requests
 
 
@@ -51,12 +53,34 @@ class LedgerEntryInline(TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ReevaluateOnSaveMixin, ModelAdmin):
+class CustomerAdmin(BillingImportMixin, ReevaluateOnSaveMixin, ModelAdmin):
+    resource_classes = [import_resources.CustomerResource]
     list_display = ["name", "email", "status", "identity_verified", "created_at"]
     list_filter = ["status", "identity_verified"]
     search_fields = ["name", "email", "external_id"]
     readonly_fields = ["suspended_at", "suspended_by", "created_at"]
     inlines = [ViolationInline, LedgerEntryInline]
+
+
+@admin.register(Violation)
+class ViolationAdmin(BillingImportMixin, ModelAdmin):
+    resource_classes = [import_resources.ViolationResource]
+    list_display = ["customer", "kind", "status", "opened_on"]
+    list_filter = ["kind", "status"]
+    list_select_related = ["customer"]
+    search_fields = ["customer__email"]
+    autocomplete_fields = ["customer"]
+
+
+@admin.register(InvoiceLine)
+class InvoiceLineAdmin(BillingImportMixin, ModelAdmin):
+    resource_classes = [import_resources.InvoiceLineResource]
+    list_display = ["invoice", "line_no", "category", "description", "amount"]
+    list_filter = ["category"]
+    list_select_related = ["invoice"]
+    search_fields = ["invoice__number", "description"]
+    raw_id_fields = ["invoice"]
+    show_full_result_count = False
 
 
 class InvoiceLineInline(TabularInline):
@@ -65,7 +89,8 @@ class InvoiceLineInline(TabularInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(ReevaluateOnSaveMixin, ModelAdmin):
+class InvoiceAdmin(BillingImportMixin, ReevaluateOnSaveMixin, ModelAdmin):
+    resource_classes = [import_resources.InvoiceResource]
     list_display = ["number", "customer", "issued_on", "kind", "payment_method", "currency", "amount_paid"]
     list_filter = ["kind", "payment_method", "currency"]
     search_fields = ["number", "customer__email", "customer__name"]
@@ -77,7 +102,8 @@ class InvoiceAdmin(ReevaluateOnSaveMixin, ModelAdmin):
 
 
 @admin.register(UsageRecord)
-class UsageRecordAdmin(ReevaluateOnSaveMixin, ModelAdmin):
+class UsageRecordAdmin(BillingImportMixin, ReevaluateOnSaveMixin, ModelAdmin):
+    resource_classes = [import_resources.UsageResource]
     list_display = ["at", "customer", "invoice_line", "service", "units"]
     list_select_related = ["customer", "invoice_line__invoice"]
     search_fields = ["customer__email", "invoice_line__invoice__number"]
@@ -86,7 +112,8 @@ class UsageRecordAdmin(ReevaluateOnSaveMixin, ModelAdmin):
 
 
 @admin.register(Incident)
-class IncidentAdmin(ReevaluateOnSaveMixin, ModelAdmin):
+class IncidentAdmin(BillingImportMixin, ReevaluateOnSaveMixin, ModelAdmin):
+    resource_classes = [import_resources.IncidentResource]
     list_display = ["ref", "service", "start", "end", "cause"]
 
     def facts_changed(self, obj: object) -> dict[str, list]:
@@ -96,7 +123,8 @@ class IncidentAdmin(ReevaluateOnSaveMixin, ModelAdmin):
 
 
 @admin.register(AbuseReport)
-class AbuseReportAdmin(ReevaluateOnSaveMixin, ModelAdmin):
+class AbuseReportAdmin(BillingImportMixin, ReevaluateOnSaveMixin, ModelAdmin):
+    resource_classes = [import_resources.AbuseReportResource]
     list_display = ["ref", "customer", "received_at"]
     list_select_related = ["customer"]
     search_fields = ["ref", "customer__email"]
@@ -104,7 +132,8 @@ class AbuseReportAdmin(ReevaluateOnSaveMixin, ModelAdmin):
 
 
 @admin.register(CompanyHoliday)
-class CompanyHolidayAdmin(ModelAdmin):
+class CompanyHolidayAdmin(BillingImportMixin, ModelAdmin):
+    resource_classes = [import_resources.CompanyHolidayResource]
     list_display = ["date", "name"]
 
 
