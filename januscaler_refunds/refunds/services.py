@@ -318,6 +318,9 @@ def refund_request_request_information(*, request: RefundRequest, actor: Actor, 
 
 def refund_request_resume_review(*, request: RefundRequest, actor: Actor, note: str = "") -> RefundRequest:
     """The customer answered (intake calls this with actor=None) or an agent resumes the review."""
+    # The state machine leaves this transition open to the system (intake); a person needs the
+    # review permission, so finance cannot restart a review clock from the console.
+    _require_perm(actor, "refunds.review_refundrequest", "permission.resume_review", "resume reviews")
     with transaction.atomic():
         request = _locked(request)
         _run_transition(request, "resume_review", actor=actor, note=note or "Information received.")
@@ -409,6 +412,8 @@ def refund_request_deny(*, request: RefundRequest, actor: Actor, codes: list[str
 
 
 def refund_request_withdraw(*, request: RefundRequest, actor: Actor, note: str = "") -> RefundRequest:
+    # An agent withdraws on the customer's behalf; the system (intake) may do it without a user.
+    _require_perm(actor, "refunds.review_refundrequest", "permission.withdraw", "withdraw requests")
     with transaction.atomic():
         request = _locked(request)
         request.decided_at = timezone.now()
@@ -545,6 +550,14 @@ def refund_request_set_verified_overcharge(
         )
         evaluation.evaluate_and_store(request)
     return request
+
+
+def internal_note_add(*, request: RefundRequest, actor: Actor, body: str) -> InternalNote:
+    """An internal note on a request (never sent to the customer)."""
+    _require_perm(actor, "refunds.add_internalnote", "permission.add_note", "add internal notes")
+    if not body.strip():
+        raise TransitionRefused("note.body", "Write the note first.")
+    return InternalNote.objects.create(request=request, author=_user_or_none(actor), body=body.strip())
 
 
 def refund_request_reevaluate(*, request: RefundRequest, actor: Actor = None) -> RefundRequest:
