@@ -282,11 +282,163 @@ CELERY_BEAT_SCHEDULE["chargebacks-scan-evidence-due"] = {
 
 # --- Admin look (django-unfold) ---------------------------------------------------------
 
+
+def _admin_link(name: str, query: str = "") -> object:
+    """A sidebar link to a named URL, or "" while the app that owns it is not built yet."""
+
+    def link(request: object) -> str:
+        from django.urls import NoReverseMatch, reverse
+
+        try:
+            return reverse(name) + query
+        except NoReverseMatch:
+            return ""
+
+    return link
+
+
+def _static(path: str) -> object:
+    def url(request: object) -> str:
+        from django.templatetags.static import static
+
+        return static(path)
+
+    return url
+
+
+def _visible(name: str, perm: str | None = None) -> object:
+    """Show a sidebar item only when its URL exists and the user holds ``perm``."""
+
+    def check(request: object) -> bool:
+        if not _admin_link(name)(request):  # type: ignore[operator]
+            return False
+        return perm is None or request.user.has_perm(perm)  # type: ignore[attr-defined]
+
+    return check
+
+
 UNFOLD = {
     "SITE_TITLE": "Januscaler Refunds",
     "SITE_HEADER": "Januscaler Refunds",
+    "SITE_SUBHEADER": "Billing back-office",
     "SITE_SYMBOL": "currency_exchange",
     "SHOW_HISTORY": True,
+    "SHOW_VIEW_ON_SITE": False,
+    "STYLES": [_static("css/console.css")],
+    "COLORS": {
+        "primary": {
+            "50": "238 242 255", "100": "224 231 255", "200": "199 210 254", "300": "165 180 252",
+            "400": "129 140 248", "500": "99 102 241", "600": "79 70 229", "700": "67 56 202",
+            "800": "55 48 163", "900": "49 46 129", "950": "30 27 75",
+        },
+    },
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": True,
+        "navigation": [
+            {
+                "title": "Review",
+                "items": [
+                    {
+                        "title": "Refund queue",
+                        "icon": "inbox",
+                        "link": _admin_link("admin:refunds_refundrequest_changelist"),
+                        "permission": _visible("admin:refunds_refundrequest_changelist", "refunds.view_refundrequest"),
+                    },
+                    {
+                        "title": "My requests",
+                        "icon": "person",
+                        "link": _admin_link("admin:refunds_refundrequest_changelist", "?assignee=mine"),
+                        "permission": _visible("admin:refunds_refundrequest_changelist", "refunds.review_refundrequest"),
+                        "active": False,
+                    },
+                    {
+                        "title": "Log a request",
+                        "icon": "add_circle",
+                        "link": _admin_link("admin:refunds_refundrequest_add"),
+                        "permission": _visible("admin:refunds_refundrequest_add", "refunds.add_refundrequest"),
+                    },
+                    {
+                        "title": "Intake triage",
+                        "icon": "move_to_inbox",
+                        "link": _admin_link("admin:intake_triageitem_changelist"),
+                        "permission": _visible("admin:intake_triageitem_changelist", "intake.view_triageitem"),
+                    },
+                    {
+                        "title": "Deadline alerts",
+                        "icon": "notifications_active",
+                        "link": _admin_link("admin:deadlines_alert_changelist"),
+                        "permission": _visible("admin:deadlines_alert_changelist", "deadlines.view_alert"),
+                    },
+                ],
+            },
+            {
+                "title": "Money out",
+                "items": [
+                    {
+                        "title": "Payouts",
+                        "icon": "payments",
+                        "link": _admin_link("admin:refunds_payout_changelist"),
+                        "permission": _visible("admin:refunds_payout_changelist", "refunds.view_payout"),
+                    },
+                    {
+                        "title": "Account credits",
+                        "icon": "account_balance_wallet",
+                        "link": _admin_link("admin:refunds_accountcredit_changelist"),
+                        "permission": _visible("admin:refunds_accountcredit_changelist", "refunds.view_accountcredit"),
+                    },
+                    {
+                        "title": "Approval limits",
+                        "icon": "tune",
+                        "link": _admin_link("admin:refunds_approvallimit_changelist"),
+                        "permission": _visible("admin:refunds_approvallimit_changelist", "refunds.view_approvallimit"),
+                    },
+                ],
+            },
+            {
+                "title": "Billing facts",
+                "collapsible": True,
+                "items": [
+                    {
+                        "title": title,
+                        "icon": icon,
+                        "link": _admin_link(f"admin:{model}_changelist"),
+                        "permission": _visible(f"admin:{model}_changelist", perm),
+                    }
+                    for title, icon, model, perm in (
+                        ("Customers", "group", "billing_customer", "billing.view_customer"),
+                        ("Invoices", "receipt_long", "billing_invoice", "billing.view_invoice"),
+                        ("Chargebacks", "gpp_maybe", "chargebacks_chargeback", "chargebacks.view_chargeback"),
+                        ("Policy versions", "policy", "billing_policyversion", "billing.view_policyversion"),
+                        ("Company holidays", "event_busy", "billing_companyholiday", "billing.view_companyholiday"),
+                    )
+                ],
+            },
+            {
+                "title": "Reports",
+                "items": [
+                    {
+                        "title": "Dashboard",
+                        "icon": "monitoring",
+                        "link": _admin_link("reports:dashboard"),
+                        "permission": _visible("reports:dashboard"),
+                    },
+                    {
+                        "title": "Transition log",
+                        "icon": "history",
+                        "link": _admin_link("admin:refunds_transitionlog_changelist"),
+                        "permission": _visible("admin:refunds_transitionlog_changelist", "refunds.view_transitionlog"),
+                    },
+                    {
+                        "title": "Customer messages",
+                        "icon": "mail",
+                        "link": _admin_link("admin:refunds_customermessage_changelist"),
+                        "permission": _visible("admin:refunds_customermessage_changelist", "refunds.view_customermessage"),
+                    },
+                ],
+            },
+        ],
+    },
 }
 
 # --- Product ----------------------------------------------------------------------
