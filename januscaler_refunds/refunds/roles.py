@@ -45,6 +45,17 @@ _AGENT = [
     "refunds.view_accountcredit",
     "refunds.view_informationrequest",
     "refunds.view_approvallimit",
+    # Email intake: the triage list of messages that could not become requests.
+    "intake.view_inboundmessage",
+    "intake.view_triageitem",
+    "intake.resolve_triageitem",
+]
+
+# Importing billing data (admin import with preview) needs add and change on the model.
+_IMPORT_BILLING = [
+    f"billing.{action}_{model}"
+    for model in ("customer", "violation", "invoice", "invoiceline", "usagerecord", "incident", "abusereport")
+    for action in ("add", "change")
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -62,7 +73,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "billing.add_companyholiday",
         "billing.change_companyholiday",
         "billing.delete_companyholiday",
-        "billing.change_customer",
+        *_IMPORT_BILLING,
+        "intake.view_refundrequestimport",
+        "intake.import_refundrequestimport",
     ],
     FINANCE: [
         *_VIEW_BILLING,

@@ -652,10 +652,11 @@ def reevaluate_open_requests(*, customer_ids: Iterable[int] = (), services_chang
         condition |= Q(reason=Reason.SERVICE_UNAVAILABILITY, invoice__lines__service__in=services_changed)
     count = 0
     with transaction.atomic():
+        # Ids first: PostgreSQL refuses FOR UPDATE together with the DISTINCT the join needs.
+        ids = RefundRequest.objects.open().filter(condition).values("pk")
         for request in (
-            RefundRequest.objects.open()
-            .filter(condition)
-            .distinct()
+            RefundRequest.objects.filter(pk__in=ids)
+            .order_by("pk")
             .select_for_update(of=("self",))
             .select_related("invoice", "customer", "policy_version")
         ):

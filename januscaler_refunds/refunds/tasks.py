@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from email.utils import make_msgid
 
 from celery import shared_task
 from django.conf import settings
@@ -29,13 +30,19 @@ def send_customer_message(self, message_id: int) -> str:  # type: ignore[no-unty
         return "already sent"
     # Count the attempt first so a crash mid-send still shows in the console.
     CustomerMessage.objects.filter(pk=message_id).update(attempts=message.attempts + 1)
+    if not message.message_id:
+        # A stable Message-ID lets intake thread the customer's reply by In-Reply-To; a retry
+        # reuses the same one.
+        domain = settings.BILLING_QUEUE_EMAIL.rpartition("@")[2] or "januscaler.com"
+        message.message_id = make_msgid(idstring=f"refund-{message.pk}", domain=domain).strip("<>")
+        CustomerMessage.objects.filter(pk=message_id).update(message_id=message.message_id)
     email = EmailMessage(
         subject=message.subject,
         body=message.body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[message.to_email],
         reply_to=[settings.BILLING_QUEUE_EMAIL],
-        headers={"X-Januscaler-Refund": message.request.reference},
+        headers={"X-Januscaler-Refund": message.request.reference, "Message-ID": f"<{message.message_id}>"},
     )
     try:
         email.send()

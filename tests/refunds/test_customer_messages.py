@@ -50,3 +50,12 @@ def test_the_sweep_requeues_messages_left_queued() -> None:
     CustomerMessage.objects.filter(request=request).update(created_at=timezone.now() - dt.timedelta(hours=1))
     assert resend_queued_customer_messages() == 1
     assert CustomerMessage.objects.get(request=request).status == CustomerMessage.Status.SENT
+
+
+def test_outgoing_mail_carries_a_stored_message_id_for_threading() -> None:
+    request = make_request()
+    message = CustomerMessage.objects.get(request=request, kind="acknowledgement")
+    send_customer_message.apply(args=[message.pk])
+    message.refresh_from_db()
+    assert message.message_id
+    assert mail.outbox[0].extra_headers["Message-ID"] == f"<{message.message_id}>"
