@@ -19,6 +19,7 @@ from januscaler_refunds.billing.models import (
     UsageRecord,
     Violation,
 )
+from januscaler_refunds.chargebacks.customer_admin import CustomerChargebackAdminMixin
 from januscaler_refunds.intake import resources as import_resources
 from januscaler_refunds.intake.admin import BillingImportMixin
 from januscaler_refunds.refunds.services import reevaluate_open_requests
@@ -53,13 +54,15 @@ class LedgerEntryInline(TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(BillingImportMixin, ReevaluateOnSaveMixin, ModelAdmin):
+class CustomerAdmin(BillingImportMixin, CustomerChargebackAdminMixin, ReevaluateOnSaveMixin, ModelAdmin):
     resource_classes = [import_resources.CustomerResource]
     list_display = ["name", "email", "status", "identity_verified", "created_at"]
     list_filter = ["status", "identity_verified"]
     search_fields = ["name", "email", "external_id"]
-    readonly_fields = ["suspended_at", "suspended_by", "created_at"]
-    inlines = [ViolationInline, LedgerEntryInline]
+    # Balance, suspension history and "Reinstate" come from chargebacks (section 6).
+    readonly_fields = ["suspended_at", "suspended_by", "created_at", *CustomerChargebackAdminMixin.chargeback_readonly_fields]
+    inlines = [ViolationInline, LedgerEntryInline, *CustomerChargebackAdminMixin.chargeback_inlines]
+    actions = [*CustomerChargebackAdminMixin.chargeback_actions]
 
 
 @admin.register(Violation)
