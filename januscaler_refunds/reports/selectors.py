@@ -1,0 +1,400 @@
+"""Reads for reports: which requests an export covers, and the dashboard's figures.
+
+The dashboard's figures are SQL aggregates (a fixed number of queries, asserted in tests); only the
+median of business days to decision needs the business calendar, so it reads one narrow pair of
+dates per decision of the last 12 months.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
+from django.db import connection
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, Sum, When
+from django.db.models.functions import TruncMonth
+from django.http import HttpRequest, QueryDict
+from django.test import RequestFactory
+
+from januscaler_refunds.billing.models import CompanyHoliday
+from januscaler_refunds.policy.calendar import KOLKATA, BusinessCalendar, start_of_day
+from januscaler_refunds.refunds.models import (
+    AccountCredit,
+    Payout,
+    Reason,
+    RefundRequest,
+    State,
+)
+from januscaler_refunds.reports.resources import DECIDED_STATES, SETTLED_STATES
+
+FORMAT_PARAM = "format"
+APPROVED_STATES = (State.APPROVED, State.PAID, State.CREDITED)
+
+
+# --- exports ------------------------------------------------------------------------------------
+
+
+def queue_changelist(request: HttpRequest) -> ChangeList:
+    """The review queue's ChangeList for this request's query string, minus our ``format`` parameter.
+
+    Building it through the registered ModelAdmin means every list_filter, search field, date
+    hierarchy and queryset restriction of the console applies to the export unchanged.
+    """
+    model_admin = admin.site._registry[RefundRequest]
+    params = request.GET.copy()
+    params.pop(FORMAT_PARAM, None)
+    original = request.GET
+    request.GET = params  # type: ignore[assignment]
+    try:
+        return model_admin.get_changelist_instance(request)
+    finally:
+        request.GET = original  # type: ignore[assignment]
+
+
+def queue_query_string(request: HttpRequest) -> str:
+    params = request.GET.copy()
+    params.pop(FORMAT_PARAM, None)
+    return params.urlencode()
+
+
+def queue_queryset_for(*, user: Any, query_string: str) -> QuerySet[RefundRequest]:
+    """Rebuild the queue's queryset later (in a Celery task) from the stored query string and user."""
+    request = RequestFactory().get("/admin/refunds/refundrequest/", QueryDict(query_string))
+    request.user = user
+    return queue_changelist(request).get_queryset(request)
+
+
+def refund_requests_filtered(
+    *,
+    states: list[str] | None = None,
+    reasons: list[str] | None = None,
+    received_from: dt.date | None = None,
+    received_to: dt.date | None = None,
+) -> QuerySet[RefundRequest]:
+    """The command's filters. Dates are Kolkata calendar dates, both ends inclusive."""
+    qs = RefundRequest.objects.order_by("received_at", "id")
+    if states:
+        qs = qs.filter(state__in=states)
+    if reasons:
+        qs = qs.filter(reason__in=reasons)
+    if received_from is not None:
+        qs = qs.filter(received_at__gte=start_of_day(received_from))
+    if received_to is not None:
+        qs = qs.filter(received_at__lt=start_of_day(received_to + dt.timedelta(days=1)))
+    return qs
+
+
+def command_query_string(**options: Any) -> str:
+    return urlencode([(k, v) for k, vs in options.items() for v in (vs if isinstance(vs, list) else [vs]) if v])
+
+
+# --- dashboard ----------------------------------------------------------------------------------
+
+
+def month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+@dataclass
+class Period:
+    """This month (Kolkata) and the 12 calendar months ending with it."""
+
+    today: dt.date
+    months: list[dt.date] = field(init=False)
+
+    def __post_init__(self) -> None:
+        this = month_start(self.today)
+        self.months = [add_months(this, -i) for i in range(11, -1, -1)]
+
+    @property
+    def this_month(self) -> dt.date:
+        return self.months[-1]
+
+    @property
+    def start(self) -> dt.datetime:
+        return start_of_day(self.months[0])
+
+    @property
+    def this_month_start(self) -> dt.datetime:
+        return start_of_day(self.this_month)
+
+    @property
+    def end(self) -> dt.datetime:
+        return start_of_day(add_months(self.this_month, 1))
+
+
+def _month(value: dt.datetime | dt.date) -> dt.date:
+    if isinstance(value, dt.datetime):
+        value = value.astimezone(KOLKATA).date()
+    return value.replace(day=1)
+
+
+def _rate(part: int, whole: int) -> Decimal | None:
+    return None if not whole else (Decimal(part) * 100 / whole).quantize(Decimal("0.1"))
+
+
+def dashboard_queue() -> list[dict[str, Any]]:
+    """Requests still in play by state and deadline status: the review deadline for open states,
+    the payout deadline for approved ones (statuses are stored columns kept by the deadline scan)."""
+    status = Case(
+        When(state=State.APPROVED, then=F("payout_deadline_status")),
+        default=F("review_deadline_status"),
+        output_field=CharField(),
+    )
+    rows = (
+        RefundRequest.objects.filter(state__in=[State.SUBMITTED, State.UNDER_REVIEW, State.INFO_REQUESTED, State.APPROVED])
+        .annotate(deadline=status)
+        .values("state", "deadline")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    table: dict[str, dict[str, int]] = {}
+    for row in rows:
+        table.setdefault(row["state"], Counter())[row["deadline"] or "unscanned"] += row["n"]
+    out = []
+    for state in (State.SUBMITTED, State.UNDER_REVIEW, State.INFO_REQUESTED, State.APPROVED):
+        counts = table.get(state, {})
+        out.append(
+            {
+                "state": state.value,
+                "label": state.label,
+                "ok": counts.get("ok", 0),
+                "near": counts.get("near", 0),
+                "overdue": counts.get("overdue", 0),
+                "unscanned": counts.get("unscanned", 0),
+                "total": sum(counts.values()),
+            }
+        )
+    return out
+
+
+def dashboard_monthly(period: Period) -> list[dict[str, Any]]:
+    """Per month: requests received, approvals and denials decided (by decision date)."""
+    received = (
+        RefundRequest.objects.filter(received_at__gte=period.start, received_at__lt=period.end)
+        .annotate(month=TruncMonth("received_at", tzinfo=KOLKATA))
+        .values("month")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    decided = (
+        RefundRequest.objects.filter(decided_at__gte=period.start, decided_at__lt=period.end, state__in=DECIDED_STATES)
+        .annotate(month=TruncMonth("decided_at", tzinfo=KOLKATA))
+        .values("month")
+        .annotate(
+            approvals=Count("id", filter=Q(state__in=APPROVED_STATES)),
+            denials=Count("id", filter=Q(state=State.DENIED)),
+        )
+        .order_by()
+    )
+    by_month: dict[dt.date, dict[str, Any]] = {
+        m: {"month": m, "requests": 0, "approvals": 0, "denials": 0} for m in period.months
+    }
+    for row in received:
+        by_month[_month(row["month"])]["requests"] = row["n"]
+    for row in decided:
+        by_month[_month(row["month"])].update(approvals=row["approvals"], denials=row["denials"])
+    return list(by_month.values())
+
+
+def dashboard_amounts(period: Period) -> dict[str, list[dict[str, Any]]]:
+    """Per currency, per month: refunded (payouts, by paid date) and credited (by settled date)."""
+    payouts = (
+        Payout.objects.filter(paid_at__gte=period.start, paid_at__lt=period.end)
+        .annotate(month=TruncMonth("paid_at", tzinfo=KOLKATA))
+        .values("month", "currency")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    credits = (
+        AccountCredit.objects.filter(request__settled_at__gte=period.start, request__settled_at__lt=period.end)
+        .annotate(month=TruncMonth("request__settled_at", tzinfo=KOLKATA))
+        .values("month", "currency")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    zero = Decimal("0.00")
+    table: dict[str, dict[dt.date, dict[str, Any]]] = defaultdict(
+        lambda: {m: {"month": m, "refunded": zero, "credited": zero} for m in period.months}
+    )
+    for row in payouts:
+        table[row["currency"]][_month(row["month"])]["refunded"] = row["total"]
+    for row in credits:
+        table[row["currency"]][_month(row["month"])]["credited"] = row["total"]
+    return {currency: list(months.values()) for currency, months in sorted(table.items())}
+
+
+def dashboard_reasons(period: Period) -> list[dict[str, Any]]:
+    """Per reason, this month and the last 12 months: requests (received), approvals and denials
+    (decided), refunded and credited per currency (settled). Two queries."""
+    this = period.this_month_start
+
+    def in_window(field_name: str, since: dt.datetime) -> Q:
+        return Q(**{f"{field_name}__gte": since, f"{field_name}__lt": period.end})
+
+    counts = (
+        RefundRequest.objects.filter(Q(received_at__gte=period.start) | Q(decided_at__gte=period.start))
+        .values("reason")
+        .annotate(
+            requests_month=Count("id", filter=in_window("received_at", this)),
+            requests_year=Count("id", filter=in_window("received_at", period.start)),
+            approvals_month=Count("id", filter=in_window("decided_at", this) & Q(state__in=APPROVED_STATES)),
+            approvals_year=Count("id", filter=in_window("decided_at", period.start) & Q(state__in=APPROVED_STATES)),
+            denials_month=Count("id", filter=in_window("decided_at", this) & Q(state=State.DENIED)),
+            denials_year=Count("id", filter=in_window("decided_at", period.start) & Q(state=State.DENIED)),
+        )
+        .order_by()
+    )
+    money = (
+        RefundRequest.objects.filter(state__in=SETTLED_STATES, settled_at__gte=period.start, settled_at__lt=period.end)
+        .values("reason", "currency")
+        .annotate(
+            refunded_month=Sum("payout__amount", filter=Q(settled_at__gte=this)),
+            refunded_year=Sum("payout__amount"),
+            credited_month=Sum("credit__amount", filter=Q(settled_at__gte=this)),
+            credited_year=Sum("credit__amount"),
+        )
+        .order_by("currency")
+    )
+    blank = {k: 0 for k in ("requests_month", "requests_year", "approvals_month", "approvals_year", "denials_month", "denials_year")}
+    table = {reason.value: {"reason": reason.value, "label": reason.label, **blank, "amounts": []} for reason in Reason}
+    for row in counts:
+        table[row["reason"]].update({k: v for k, v in row.items() if k != "reason"})
+    zero = Decimal("0.00")
+    for row in money:
+        table[row["reason"]]["amounts"].append(
+            {
+                "currency": row["currency"],
+                **{k: row[k] or zero for k in ("refunded_month", "refunded_year", "credited_month", "credited_year")},
+            }
+        )
+    return list(table.values())
+
+
+def dashboard_rates(period: Period, *, since: dt.datetime | None = None) -> dict[str, Any]:
+    """Approval rate, and the share of reviews and payouts done within their deadlines, in one query.
+
+    - approval rate: approvals / (approvals + denials) decided in the window;
+    - reviews within deadline: decisions in the window made by the end of the review due date;
+    - payouts within deadline: payouts and credits settled in the window by the end of the payout due date.
+    """
+    since = since or period.start
+    decided = Q(decided_at__gte=since, decided_at__lt=period.end, state__in=DECIDED_STATES)
+    settled = Q(settled_at__gte=since, settled_at__lt=period.end, state__in=SETTLED_STATES)
+    agg = RefundRequest.objects.filter(decided | settled).aggregate(
+        approvals=Count("id", filter=decided & Q(state__in=APPROVED_STATES)),
+        denials=Count("id", filter=decided & Q(state=State.DENIED)),
+        reviews=Count("id", filter=decided & Q(review_due_at__isnull=False)),
+        reviews_met=Count("id", filter=decided & Q(decided_at__lte=F("review_due_at"))),
+        payouts=Count("id", filter=settled & Q(payout_due_at__isnull=False)),
+        payouts_met=Count("id", filter=settled & Q(settled_at__lte=F("payout_due_at"))),
+    )
+    return {
+        **agg,
+        "approval_rate": _rate(agg["approvals"], agg["approvals"] + agg["denials"]),
+        "reviews_within_deadline": _rate(agg["reviews_met"], agg["reviews"]),
+        "payouts_within_deadline": _rate(agg["payouts_met"], agg["payouts"]),
+    }
+
+
+def dashboard_median_days(period: Period, *, calendar: BusinessCalendar | None = None) -> dict[str, Any]:
+    """Median business days from the received date to the decision date (approve/deny), Kolkata dates,
+    policy calendar with company holidays: business days strictly after receipt up to the decision day."""
+    calendar = calendar or BusinessCalendar(CompanyHoliday.objects.values_list("date", flat=True))
+    pairs = RefundRequest.objects.filter(
+        decided_at__gte=period.start, decided_at__lt=period.end, state__in=DECIDED_STATES
+    ).values_list("received_at", "decided_at")
+    this = period.this_month_start
+    year: list[int] = []
+    month: list[int] = []
+    for received_at, decided_at in pairs.iterator(chunk_size=2000):
+        days = calendar.business_days_between(
+            received_at.astimezone(KOLKATA).date(), decided_at.astimezone(KOLKATA).date()
+        )
+        year.append(days)
+        if decided_at >= this:
+            month.append(days)
+    return {
+        "median_days_year": statistics.median(year) if year else None,
+        "median_days_month": statistics.median(month) if month else None,
+        "decisions_year": len(year),
+    }
+
+
+_CODES_SQL = {
+    # The report's reason_codes rule: a decided request's decision codes, else its evaluation codes.
+    "postgresql": """
+        SELECT code, COUNT(*) FROM (
+            SELECT jsonb_array_elements_text(
+                CASE WHEN state IN %(decided)s THEN decision_codes::jsonb ELSE evaluation_codes::jsonb END
+            ) AS code
+            FROM refunds_refundrequest
+            WHERE received_at >= %(start)s AND received_at < %(end)s
+        ) AS codes GROUP BY code ORDER BY COUNT(*) DESC, code LIMIT %(limit)s
+    """,
+    "sqlite": """
+        SELECT j.value AS code, COUNT(*) FROM refunds_refundrequest r,
+            json_each(CASE WHEN r.state IN %(decided)s THEN r.decision_codes ELSE r.evaluation_codes END) j
+        WHERE r.received_at >= %(start)s AND r.received_at < %(end)s
+        GROUP BY j.value ORDER BY COUNT(*) DESC, j.value LIMIT %(limit)s
+    """,
+}
+
+
+def dashboard_top_codes(period: Period, *, limit: int = 10) -> list[dict[str, Any]]:
+    """The most frequent reason codes on requests received in the last 12 months."""
+    decided = tuple(sorted(s.value for s in DECIDED_STATES))
+    sql = _CODES_SQL[connection.vendor]
+    placeholders = ", ".join(["%s"] * len(decided))
+    sql = sql.replace("%(decided)s", f"({placeholders})").replace("%(start)s", "%s").replace("%(end)s", "%s")
+    sql = sql.replace("%(limit)s", "%s")
+    start, end = period.start, period.end
+    if connection.vendor == "sqlite":  # SQLite stores datetimes as UTC text
+        start_p: Any = connection.ops.adapt_datetimefield_value(start)
+        end_p: Any = connection.ops.adapt_datetimefield_value(end)
+    else:
+        start_p, end_p = start, end
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*decided, start_p, end_p, limit])
+        return [{"code": code, "count": n} for code, n in cursor.fetchall()]
+
+
+@dataclass
+class Dashboard:
+    period: Period
+    queue: list[dict[str, Any]]
+    monthly: list[dict[str, Any]]
+    amounts: dict[str, list[dict[str, Any]]]
+    reasons: list[dict[str, Any]]
+    rates_year: dict[str, Any]
+    rates_month: dict[str, Any]
+    median: dict[str, Any]
+    codes: list[dict[str, Any]]
+
+
+def dashboard_build(*, today: dt.date) -> Dashboard:
+    period = Period(today)
+    return Dashboard(
+        period=period,
+        queue=dashboard_queue(),
+        monthly=dashboard_monthly(period),
+        amounts=dashboard_amounts(period),
+        reasons=dashboard_reasons(period),
+        rates_year=dashboard_rates(period),
+        rates_month=dashboard_rates(period, since=period.this_month_start),
+        median=dashboard_median_days(period),
+        codes=dashboard_top_codes(period),
+    )
+
