@@ -111,5 +111,5 @@ def test_100k_row_export_streams_in_bounded_memory_with_constant_queries(
     big_queries, big_peak, big_rows = _export(client, trace=True)
     assert big_rows == 100_000
     assert big_queries == small_queries
-    # Generous: measured about PEAK_MEASURED; holding 100,000 rows would take several hundred MB.
+    # Generous: measured about 6 MB; holding 100,000 rows would take several hundred MB.
     assert big_peak < 60 * 1024 * 1024, f"peak {big_peak / 1e6:.1f} MB"
