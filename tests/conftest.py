@@ -60,6 +60,8 @@ def artifacts_dir() -> Path:
 def _media_root(settings, tmp_path: Path) -> Iterator[None]:  # type: ignore[no-untyped-def]
     """Uploaded documents go to a temporary folder, never into var/media."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    # The real hasher costs about a second per user created; tests need no key stretching.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     yield
     shutil.rmtree(tmp_path / "media", ignore_errors=True)
