@@ -10,7 +10,7 @@ from email.utils import format_datetime
 
 import pytest
 from django.core.management import call_command
-from factories import agent, invoice_with_plan, kolkata, make_request
+from factories import agent, finance, invoice_with_plan, kolkata, make_request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -270,8 +270,11 @@ def test_an_agent_attaches_a_triage_item_as_a_request(invoice) -> None:  # type:
 
 def test_discarding_needs_a_note_and_the_permission(invoice) -> None:  # type: ignore[no-untyped-def]
     item = ingest(b"Subject: hi\nFrom: a@example.com\n\nspam").triage
+    # Finance has no triage permission (agents do, through their role).
     with pytest.raises(services.TransitionRefused):
-        intake.triage_discard(item=item, actor=agent("plain"), note="spam")
+        intake.triage_discard(item=item, actor=finance("plain"), note="spam")
+    assert intake.triage_discard(item=item, actor=agent("triage-agent"), note="spam").status == "discarded"
+    item = ingest(b"Subject: hi again\nFrom: b@example.com\n\nspam").triage
     with pytest.raises(services.TransitionRefused):
         intake.triage_discard(item=item, actor=None, note=" ")
     assert intake.triage_discard(item=item, actor=None, note="spam").status == "discarded"
