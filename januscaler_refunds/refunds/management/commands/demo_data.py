@@ -84,6 +84,7 @@ class Command(BaseCommand):
             self._invoices(rng, customers, anchor)
             self._incidents_and_reports(rng, customers, anchor)
             created = self._requests(rng, anchor, options["requests"])
+            self._chargebacks(rng, anchor)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data loaded (anchor {anchor}): {Customer.objects.count()} customers, "
@@ -244,6 +245,35 @@ class Command(BaseCommand):
             AbuseReport.objects.create(ref=f"ABUSE-{n + 1:04d}", customer=customer,
                                        received_at=_at(anchor - dt.timedelta(days=rng.randint(1, 30)), rng),
                                        summary="Demo abuse report (AUP)")
+
+    def _chargebacks(self, rng: random.Random, anchor: dt.date) -> None:
+        """A few chargebacks through the section 6 service: some after a refund request (the
+        account is spared), some without one (the account is suspended at once)."""
+        from januscaler_refunds.chargebacks.services import chargeback_record
+
+        with_request = list(
+            RefundRequest.objects.filter(state__in=[State.UNDER_REVIEW, State.SUBMITTED])
+            .select_related("invoice")
+            .order_by("id")[:4]
+        )
+        without_request = list(
+            Invoice.objects.filter(refund_requests__isnull=True, amount_paid__gt=0, issued_on__gte=anchor - dt.timedelta(days=60))
+            .order_by("id")[:3]
+        )
+        targets = [(r.invoice, r.received_at + dt.timedelta(days=2)) for r in with_request]
+        targets += [(invoice, _at(min(anchor, invoice.issued_on + dt.timedelta(days=10)), rng)) for invoice in without_request]
+        for n, (invoice, received_at) in enumerate(targets, start=1):
+            chargeback_record(
+                invoice=invoice,
+                ref=f"CB-DEMO-{n:03d}",
+                amount=invoice.amount_paid,
+                currency=invoice.currency,
+                network_reason=["4853", "4837", "10.4", "13.1"][n % 4],
+                received_at=min(received_at, timezone.now()),
+                evidence_due=None,
+                fee=Decimal("15.00") if invoice.currency != "INR" else Decimal("1200.00"),
+                actor=None,
+            )
 
     # --- refund requests through the services --------------------------------------------------
 
