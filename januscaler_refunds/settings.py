@@ -205,6 +205,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 DEADLINE_SCAN_MINUTES = env_int("DEADLINE_SCAN_MINUTES", 15)
+if not 1 <= DEADLINE_SCAN_MINUTES <= 59:
+    raise ImproperlyConfigured(f"DEADLINE_SCAN_MINUTES must be between 1 and 59, got {DEADLINE_SCAN_MINUTES}")
+# Test-only knobs (tests/deadlines): a seconds interval instead of the crontab, a slow scan.
+DEADLINE_SCAN_SECONDS = env_int("DEADLINE_SCAN_SECONDS", 0)
+DEADLINE_SCAN_TEST_DELAY = env_int("DEADLINE_SCAN_TEST_DELAY", 0)
+DEADLINE_SCAN_TEST_MARKER = os.environ.get("DEADLINE_SCAN_TEST_MARKER", "")
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "emails"))
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Customer mail made while the broker was down is sent once it is back.
     "refunds-resend-queued-messages": {
@@ -213,23 +221,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
 }
 
-# --- Email intake (docs/intake.md) ---------------------------------------------------------
-# IMAP_URL: imaps://user:password@host:993/INBOX (or imap://... without TLS); empty disables polling.
-
-IMAP_URL = os.environ.get("IMAP_URL", "")
-if IMAP_URL and not IMAP_URL.startswith(("imap://", "imaps://")):
-    raise ImproperlyConfigured(f"IMAP_URL must start with imap:// or imaps://, got {IMAP_URL.split(':', 1)[0]!r}")
-IMAP_POLL_SECONDS = env_int("IMAP_POLL_SECONDS", 120)
-IMAP_TIMEOUT_SECONDS = env_int("IMAP_TIMEOUT_SECONDS", 60)
-# Shared secret of the inbound-mail webhook; the endpoint refuses every call while it is empty.
-INBOUND_WEBHOOK_SECRET = os.environ.get("INBOUND_WEBHOOK_SECRET", "")
-INTAKE_MAX_MESSAGE_BYTES = env_int("INTAKE_MAX_MESSAGE_BYTES", 25 * 1024 * 1024)
-INTAKE_MAX_STORED_BYTES = env_int("INTAKE_MAX_STORED_BYTES", 64 * 1024 * 1024)
-if IMAP_URL:
-    CELERY_BEAT_SCHEDULE["intake-poll-imap"] = {
-        "task": "januscaler_refunds.intake.tasks.poll_imap_mailbox",
-        "schedule": float(IMAP_POLL_SECONDS),
-    }
+# Deadline scan and managers' digest (docs/deadlines.md), crontabs in CELERY_TIMEZONE (Kolkata).
+# A beat task that waited past its next run is dropped (expires): the next run does the same work.
+CELERY_BEAT_SCHEDULE["deadlines-scan"] = {
+    "task": "januscaler_refunds.deadlines.tasks.scan_deadlines",
+    "schedule": float(DEADLINE_SCAN_SECONDS) if DEADLINE_SCAN_SECONDS else crontab(minute=f"*/{DEADLINE_SCAN_MINUTES}"),
+    "options": {"expires": float(DEADLINE_SCAN_SECONDS or DEADLINE_SCAN_MINUTES * 60)},
+}
+CELERY_BEAT_SCHEDULE["deadlines-manager-digest"] = {
+    "task": "januscaler_refunds.deadlines.tasks.send_manager_digest",
+    "schedule": crontab(hour=9, minute=0),
+}
 
 # --- Email intake (docs/intake.md) ---------------------------------------------------------
 # IMAP_URL: imaps://user:password@host:993/INBOX (or imap://... without TLS); empty disables polling.
