@@ -98,8 +98,8 @@ def main() -> None:
         f"`bench/deadline_scan.py`, PostgreSQL {pg // 10000}.{pg % 10000}, {dt.date.today():%Y-%m-%d}. Open requests",
         "with review due dates spread over six weeks around today (a third overdue, a few near).",
         "Cold: the first scan (every row rated, alerts and notifications inserted); warm: the median of",
-        "three more scans of the same moment (nothing changes). Sending is not measured. The machine's 2 vCPUs
-were shared with other test suites, so absolute times are pessimistic; the query count is the point.",
+        "three more scans of the same moment (nothing changes). Sending is not measured. The machine's 2 vCPUs",
+        "were shared with other test suites, so absolute times are pessimistic; the query count is the point.",
         "",
         "| open requests | cold scan | queries | alerts raised | warm scan | queries |",
         "| ---: | ---: | ---: | ---: | ---: | ---: |",
