@@ -49,6 +49,10 @@ _AGENT = [
     "intake.view_inboundmessage",
     "intake.view_triageitem",
     "intake.resolve_triageitem",
+    # Deadline alerts and the digest record (read-only lists).
+    "deadlines.view_alert",
+    "deadlines.view_alertnotification",
+    "deadlines.view_digestrun",
 ]
 
 # Importing billing data (admin import with preview) needs add and change on the model.
