@@ -28,7 +28,9 @@ def run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:
 
 
 def ensure_venv(extra: str = "") -> None:
-    if sys.version_info < (3, 11):
+    # pyproject says >=3.11, but this script runs under whatever `python3` a fresh machine has,
+    # before any install, so the check must stay to give a clear message on older Pythons.
+    if sys.version_info < (3, 11):  # noqa: UP036
         sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
     if not PY.exists():
         print(f"Creating a virtual environment in {VENV}", flush=True)

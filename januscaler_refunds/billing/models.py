@@ -7,6 +7,7 @@ come from other systems through imports (``import_billing``) or the admin.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,7 +18,7 @@ from django.db.models.functions import Coalesce
 
 from januscaler_refunds.policy.versions import AnnouncementTooLate, check_announcement
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
 ZERO = Decimal("0.00")
 
 
@@ -296,6 +297,11 @@ class PolicyVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.label} (from {self.effective_date:%Y-%m-%d})"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The announcement rule holds however the row is saved (admin, import, shell).
+        check_announcement(self.effective_date, self.announced_on, self.material_change)
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         try:
             check_announcement(self.effective_date, self.announced_on, self.material_change)
@@ -307,11 +313,6 @@ class PolicyVersion(models.Model):
             raise ValidationError({"sla_credit_table": f"Rows must be [availability, share] pairs: {exc}"}) from exc
         if not rows or any(not (0 <= s <= 1) for _, s in rows):
             raise ValidationError({"sla_credit_table": "Shares must be between 0 and 1."})
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        # The announcement rule holds however the row is saved (admin, import, shell).
-        check_announcement(self.effective_date, self.announced_on, self.material_change)
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
 
 
 class LedgerEntry(models.Model):

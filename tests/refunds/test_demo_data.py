@@ -8,7 +8,13 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from januscaler_refunds.billing.models import Customer, Incident, Invoice, InvoiceLine, PolicyVersion
+from januscaler_refunds.billing.models import (
+    Customer,
+    Incident,
+    Invoice,
+    InvoiceLine,
+    PolicyVersion,
+)
 from januscaler_refunds.refunds.models import Reason, RefundRequest, State
 
 pytestmark = pytest.mark.django_db
