@@ -52,7 +52,11 @@ def _to_decimal(value: Any, what: str) -> Decimal:
     raise PolicyInputError(f"{what} must be a finite number, got {value!r}")
 
 
-def _normalise_sla_table(rows: Iterable[Any]) -> SlaCreditTable:
+def normalise_sla_table(rows: Iterable[Any]) -> SlaCreditTable:
+    """Section 4.4's SLA credit table as Decimal (bound, share) pairs, highest bound first.
+
+    Rows may hold Decimals, ints or decimal strings (admin forms and JSON give strings).
+    """
     table = []
     for row in rows:
         bound, share = row
@@ -100,7 +104,7 @@ class PolicyParameters:
         if not Decimal(0) <= ratio <= Decimal(1):
             raise PolicyInputError(f"extensive_use_ratio {ratio} is outside 0-1")
         object.__setattr__(self, "extensive_use_ratio", ratio)
-        object.__setattr__(self, "sla_credit_table", _normalise_sla_table(self.sla_credit_table))
+        object.__setattr__(self, "sla_credit_table", normalise_sla_table(self.sla_credit_table))
 
     def filing_window_days(self, reason: Reason) -> int:
         """Section 3: 7 days for the guarantee, 15 for billing errors and SLA claims.

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -85,6 +86,9 @@ class AssigneeFilter(DropdownFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[RefundRequest]) -> QuerySet[RefundRequest]:
         value = self.value()
         if value == "mine":
+            # Only logged-in staff reach the queue (the admin site, or run_export replaying the
+            # query of the staff user who asked for the export), never AnonymousUser.
+            assert request.user.is_authenticated
             return queryset.filter(assignee=request.user)
         if value == "unassigned":
             return queryset.filter(assignee__isnull=True)
@@ -230,7 +234,7 @@ class RefundRequestAdmin(ModelAdmin):
             "opts": self.model._meta,
             "form": form,
             "queryset": queryset,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/refunds/refundrequest/assign_to.html", context)
 

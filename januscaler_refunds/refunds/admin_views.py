@@ -245,7 +245,7 @@ def reevaluate_view(request: HttpRequest, object_id: str, *, model_admin: Any) -
     )
 
 
-def document_view(request: HttpRequest, object_id: str, document_id: str, *, model_admin: Any) -> HttpResponse:
+def document_view(request: HttpRequest, object_id: str, document_id: str, *, model_admin: Any) -> FileResponse:
     """Serve a document to people who may see the request (media is not public in production)."""
     refund = _load(model_admin, request, object_id)
     document = get_object_or_404(RefundDocument, pk=document_id, request=refund)

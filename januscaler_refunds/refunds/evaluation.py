@@ -10,7 +10,9 @@ review console and the reports show.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any, cast
 
 from django.db.models import Q
 from django.utils import timezone
@@ -29,7 +31,7 @@ from januscaler_refunds.chargebacks.models import Chargeback
 from januscaler_refunds.policy import facts as f
 from januscaler_refunds.policy.calendar import BusinessCalendar, local_date
 from januscaler_refunds.policy.engine import Evaluation, evaluate, payout_deadline
-from januscaler_refunds.policy.versions import PolicyParameters
+from januscaler_refunds.policy.versions import PolicyParameters, normalise_sla_table
 from januscaler_refunds.policy.versions import PolicyVersion as PolicyVersionFacts
 from januscaler_refunds.refunds.models import (
     OPEN_STATES,
@@ -57,7 +59,8 @@ def policy_facts(version: PolicyVersion) -> PolicyVersionFacts:
             near_threshold_business_days=version.near_deadline_business_days,
             pause_review_clock_on_info_request=version.pause_clock_on_info_request,
             extensive_use_ratio=Decimal(version.extensive_use_ratio),
-            sla_credit_table=tuple((str(a), str(s)) for a, s in version.sla_credit_table),
+            # str() first: JSON may hold numbers, and the policy refuses floats.
+            sla_credit_table=normalise_sla_table((str(a), str(s)) for a, s in version.sla_credit_table),
         ),
     )
 
@@ -73,7 +76,7 @@ def payout_due(approved_at: dt.datetime, version: PolicyVersion, calendar: Busin
 def _line_facts(line: InvoiceLine) -> f.InvoiceLine:
     return f.InvoiceLine(
         line_no=line.line_no,
-        category=line.category,  # type: ignore[arg-type]
+        category=cast("f.LineCategory", line.category),
         description=line.description,
         amount=line.amount,
         units=line.units,
@@ -84,7 +87,11 @@ def _line_facts(line: InvoiceLine) -> f.InvoiceLine:
 
 
 def load_facts(request: RefundRequest, *, calendar: BusinessCalendar | None = None) -> f.RefundFacts:
-    """Everything the engine judges, read in a fixed number of queries."""
+    """Everything the engine judges, read in a fixed number of queries.
+
+    Choice columns come back from the database as plain ``str``; each ``cast`` to one of the
+    policy's Literal types below is checked at run time by the fact's ``__post_init__``.
+    """
     invoice: Invoice = request.invoice
     customer = request.customer
     lines = list(InvoiceLine.objects.filter(invoice=invoice).order_by("line_no"))
@@ -94,7 +101,9 @@ def load_facts(request: RefundRequest, *, calendar: BusinessCalendar | None = No
         Invoice.objects.filter(customer=customer)
         .exclude(pk=invoice.pk)
         .with_lines_total()
-        .values("number", "issued_on", "kind", "amount_paid", "lines_total")
+        # lines_total is annotated inside InvoiceQuerySet.with_lines_total, which the
+        # django-stubs plugin cannot see through, so it reports the lookup as unknown.
+        .values("number", "issued_on", "kind", "amount_paid", "lines_total")  # type: ignore[misc]
     )
     other_requests = list(
         RefundRequest.objects.filter(Q(customer=customer) | Q(invoice=invoice))
@@ -106,7 +115,7 @@ def load_facts(request: RefundRequest, *, calendar: BusinessCalendar | None = No
         UsageRecord.objects.filter(invoice_line__invoice=invoice).values("invoice_line__line_no", "at", "units")
     )
     plan_lines = [line for line in lines if line.category == InvoiceLine.Category.PLAN]
-    incidents: list[dict] = []
+    incidents: list[Mapping[str, Any]] = []
     if request.reason == "service_unavailability" and plan_lines:
         # A plan line that names no service covers the whole Service: every incident counts.
         services = {line.service for line in plan_lines}
@@ -118,7 +127,7 @@ def load_facts(request: RefundRequest, *, calendar: BusinessCalendar | None = No
     return f.RefundFacts(
         request=f.RequestFacts(
             reference=request.reference,
-            reason=request.reason,  # type: ignore[arg-type]
+            reason=cast("f.Reason", request.reason),
             received_at=request.received_at,
             requester_email=request.requester_email,
             requested_amount=request.requested_amount,
@@ -138,28 +147,39 @@ def load_facts(request: RefundRequest, *, calendar: BusinessCalendar | None = No
             customer_id=str(customer.pk),
             customer_email=customer.email,
             issued_on=invoice.issued_on,
-            kind=invoice.kind,  # type: ignore[arg-type]
-            payment_method=invoice.payment_method,  # type: ignore[arg-type]
+            kind=cast("f.InvoiceKind", invoice.kind),
+            payment_method=cast("f.PaymentMethod", invoice.payment_method),
             currency=invoice.currency,
             amount_paid=invoice.amount_paid,
             lines=tuple(_line_facts(line) for line in lines),
             chargebacks=tuple(
-                f.Chargeback(ref=c["ref"], received_at=c["received_at"], outcome=c["outcome"] or None)
+                f.Chargeback(
+                    ref=c["ref"],
+                    received_at=c["received_at"],
+                    outcome=cast("f.ChargebackOutcome | None", c["outcome"] or None),
+                )
                 for c in chargebacks
             ),
         ),
         customer=f.CustomerFacts(
-            status=customer.status,  # type: ignore[arg-type]
+            status=cast("f.CustomerStatus", customer.status),
             identity_verified=customer.identity_verified,
             emails=tuple(customer.all_emails),
-            violations=tuple(f.Violation(**v) for v in violations),
+            violations=tuple(
+                f.Violation(
+                    kind=cast("f.ViolationKind", v["kind"]),
+                    status=cast("f.ViolationStatus", v["status"]),
+                    opened_on=v["opened_on"],
+                )
+                for v in violations
+            ),
             other_invoices=tuple(f.OtherInvoice(**i) for i in other_invoices),
             refund_requests=tuple(
                 f.OtherRequest(
                     reference=r["reference"],
                     invoice_number=r["invoice__number"],
-                    reason=r["reason"],
-                    state=r["state"],
+                    reason=cast("f.Reason", r["reason"]),
+                    state=cast("f.RequestState", r["state"]),
                     received_at=r["received_at"],
                 )
                 for r in other_requests

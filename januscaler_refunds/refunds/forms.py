@@ -14,15 +14,19 @@ from januscaler_refunds.billing.models import Invoice
 from januscaler_refunds.policy.codes import REASON_CODES
 from januscaler_refunds.refunds.models import Payout, Reason, RefundRequest
 
-MONEY_FIELD = {"max_digits": 14, "decimal_places": 2, "min_value": Decimal("0.01")}
-
 
 def _text(**kwargs: Any) -> forms.CharField:
     return forms.CharField(widget=uw.UnfoldAdminTextareaWidget(attrs={"rows": 3}), **kwargs)
 
 
 def _money(**kwargs: Any) -> forms.DecimalField:
-    return forms.DecimalField(widget=uw.UnfoldAdminDecimalFieldWidget(), **MONEY_FIELD, **kwargs)
+    return forms.DecimalField(
+        widget=uw.UnfoldAdminDecimalFieldWidget(),
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        **kwargs,
+    )
 
 
 class TransitionForm(forms.Form):
@@ -86,7 +90,9 @@ class ApproveForm(TransitionForm):
             del self.fields["override_reason"]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        # Form.clean() returns cleaned_data (typed Optional in the stubs); read it directly.
+        data = self.cleaned_data
         amount, refundable = data.get("amount"), self.refund.refundable_amount
         if (
             "override_reason" in self.fields
@@ -150,11 +156,16 @@ class InternalNoteForm(TransitionForm):
 
 
 class AssignForm(forms.Form):
-    assignee = forms.ModelChoiceField(queryset=None, widget=uw.UnfoldAdminSelectWidget(), label="Agent")  # type: ignore[arg-type]
+    # The queryset is per request (the agents this user may assign to), so it is set in __init__.
+    assignee: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
+        queryset=None, widget=uw.UnfoldAdminSelectWidget(), label="Agent"
+    )
 
     def __init__(self, *args: Any, agents: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = agents
+        field = self.fields["assignee"]
+        assert isinstance(field, forms.ModelChoiceField)  # declared just above
+        field.queryset = agents
 
 
 # --- manual intake -----------------------------------------------------------------------

@@ -8,16 +8,17 @@ from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
 
-from januscaler_refunds.policy.codes import REASON_CODES
+from januscaler_refunds.policy.codes import REASON_CODES, Code
 from januscaler_refunds.refunds.models import CustomerMessage, RefundRequest
 
 
 def reasons_in_plain_words(codes: list[str]) -> list[dict[str, str]]:
     out = []
     for code in codes:
-        info = REASON_CODES.get(code)
-        if info is None:
+        # Codes are stored as plain strings; one the policy does not know is left out.
+        if code not in REASON_CODES:
             continue
+        info = REASON_CODES[Code(code)]
         out.append({"code": code, "section": info.section, "text": info.description})
     return out
 

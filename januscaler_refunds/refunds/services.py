@@ -147,7 +147,8 @@ _REFERENCE_RE = re.compile(r"^RR-(\d+)$")
 
 def _next_reference() -> str:
     last = RefundRequest.objects.filter(reference__startswith="RR-").order_by("-id").values_list("reference", flat=True).first()
-    number = int(_REFERENCE_RE.match(last).group(1)) + 1 if last and _REFERENCE_RE.match(last) else 1
+    match = _REFERENCE_RE.match(last) if last else None
+    number = int(match.group(1)) + 1 if match else 1
     return f"RR-{number:06d}"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from email.utils import make_msgid
 
 from celery import shared_task
@@ -65,7 +66,7 @@ def resend_queued_customer_messages(older_than_minutes: int = 10) -> int:
 
     Safe to overlap with the original enqueue: sending is a compare-and-set on the status.
     """
-    cutoff = timezone.now() - timezone.timedelta(minutes=older_than_minutes)
+    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
     ids = list(
         CustomerMessage.objects.filter(status=CustomerMessage.Status.QUEUED, created_at__lt=cutoff).values_list(
             "pk", flat=True
