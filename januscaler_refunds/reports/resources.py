@@ -152,7 +152,13 @@ class RefundReportResource(resources.Resource):
         return qs.values(*ROW_VALUES).iterator(chunk_size=CHUNK_SIZE)
 
     def iter_queryset(self, queryset: Any) -> Iterator[Row]:
-        if isinstance(queryset, QuerySet) and queryset.model is RefundRequest and not queryset._fields:
+        # _fields is set by values()/values_list(); a plain model queryset can be re-read as rows.
+        # It is private, so django-stubs does not declare it.
+        if (
+            isinstance(queryset, QuerySet)
+            and queryset.model is RefundRequest
+            and not queryset._fields  # type: ignore[attr-defined]
+        ):
             return self.rows(queryset)
         return iter(queryset)
 

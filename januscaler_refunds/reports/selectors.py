@@ -204,8 +204,10 @@ def dashboard_monthly(period: Period) -> list[dict[str, Any]]:
     }
     for row in received:
         by_month[_month(row["month"])]["requests"] = row["n"]
-    for row in decided:
-        by_month[_month(row["month"])].update(approvals=row["approvals"], denials=row["denials"])
+    for decided_row in decided:
+        by_month[_month(decided_row["month"])].update(
+            approvals=decided_row["approvals"], denials=decided_row["denials"]
+        )
     return list(by_month.values())
 
 
@@ -269,15 +271,20 @@ def dashboard_reasons(period: Period) -> list[dict[str, Any]]:
         .order_by("currency")
     )
     blank = {k: 0 for k in ("requests_month", "requests_year", "approvals_month", "approvals_year", "denials_month", "denials_year")}
-    table = {reason.value: {"reason": reason.value, "label": reason.label, **blank, "amounts": []} for reason in Reason}
+    table: dict[str, dict[str, Any]] = {
+        reason.value: {"reason": reason.value, "label": reason.label, **blank, "amounts": []} for reason in Reason
+    }
     for row in counts:
         table[row["reason"]].update({k: v for k, v in row.items() if k != "reason"})
     zero = Decimal("0.00")
-    for row in money:
-        table[row["reason"]]["amounts"].append(
+    for money_row in money:
+        table[money_row["reason"]]["amounts"].append(
             {
-                "currency": row["currency"],
-                **{k: row[k] or zero for k in ("refunded_month", "refunded_year", "credited_month", "credited_year")},
+                "currency": money_row["currency"],
+                **{
+                    k: money_row[k] or zero
+                    for k in ("refunded_month", "refunded_year", "credited_month", "credited_year")
+                },
             }
         )
     return list(table.values())
@@ -320,6 +327,7 @@ def dashboard_median_days(period: Period, *, calendar: BusinessCalendar | None =
     year: list[int] = []
     month: list[int] = []
     for received_at, decided_at in pairs.iterator(chunk_size=2000):
+        assert decided_at is not None  # the filter above (decided_at__gte) excludes NULL
         days = calendar.business_days_between(
             received_at.astimezone(KOLKATA).date(), decided_at.astimezone(KOLKATA).date()
         )

@@ -25,6 +25,7 @@ from django.http import (
     HttpResponseRedirect,
     StreamingHttpResponse,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -51,7 +52,7 @@ def _download_name(record: ExportRecord) -> str:
 
 
 @staff_member_required
-def refund_export(request: HttpRequest) -> HttpResponse:
+def refund_export(request: HttpRequest) -> HttpResponseBase:
     """Export exactly the rows of the queue as filtered and searched, in ``format=csv|xlsx``."""
     _require(request, EXPORT_PERM)
     fmt = request.GET.get(selectors.FORMAT_PARAM, "csv")
@@ -88,7 +89,7 @@ def refund_export(request: HttpRequest) -> HttpResponse:
         user=request.user, fmt=fmt, source=ExportRecord.Source.ADMIN, query_string=query_string
     )
     if fmt == ExportRecord.Format.CSV:
-        response: HttpResponse = StreamingHttpResponse(
+        response = StreamingHttpResponse(
             services.export_csv_stream(record=record, queryset=queryset), content_type=CONTENT_TYPES["csv"]
         )
         response["Content-Disposition"] = f'attachment; filename="{_download_name(record)}"'
@@ -105,10 +106,12 @@ def _may_download(request: HttpRequest, record: ExportRecord) -> bool:
 def exports(request: HttpRequest) -> HttpResponse:
     """The user's exports (all exports for managers with ``?all=1``), with progress and downloads."""
     show_all = request.GET.get("all") == "1" and request.user.has_perm(EXPORT_PERM)
-    records = ExportRecord.objects.select_related("user")
+    queryset = ExportRecord.objects.select_related("user")
     if not show_all:
-        records = records.filter(user=request.user)
-    records = list(records[:100])
+        # staff_member_required lets only logged-in staff in, never AnonymousUser.
+        assert request.user.is_authenticated
+        queryset = queryset.filter(user=request.user)
+    records = list(queryset[:100])
     context = {
         **admin.site.each_context(request),
         "title": "Refund report exports",
@@ -121,7 +124,7 @@ def exports(request: HttpRequest) -> HttpResponse:
 
 
 @staff_member_required
-def export_download(request: HttpRequest, pk: int) -> HttpResponse:
+def export_download(request: HttpRequest, pk: int) -> FileResponse:
     record = get_object_or_404(ExportRecord, pk=pk)
     if not _may_download(request, record):
         raise PermissionDenied
