@@ -237,7 +237,8 @@ class NaturalKeyResource(resources.ModelResource):
     def after_import(self, dataset: Any, result: Any, **kwargs: Any) -> None:
         super().after_import(dataset, result, **kwargs)
         # Facts changed: open requests they can affect are evaluated again (as the billing admin does).
-        customers, changed = getattr(self, "changed_customers", set()), getattr(self, "changed_services", set())
+        customers: set[int] = getattr(self, "changed_customers", set())
+        changed: set[str] = getattr(self, "changed_services", set())
         if kwargs.get("dry_run") or result.has_errors() or result.has_validation_errors() or not (customers or changed):
             return
         affected = RefundRequest.objects.open().filter(customer_id__in=customers)
@@ -361,17 +362,18 @@ class UsageResource(NaturalKeyResource):
         fields = ("invoice_number", "line_no", "at", "units")
 
     def dehydrate_line_no(self, record: UsageRecord) -> str:
-        return str(record.invoice_line.line_no) if record.invoice_line_id else ""
+        return str(record.invoice_line.line_no) if record.invoice_line is not None else ""
 
     def before_save_instance(self, instance: UsageRecord, row: Any, **kwargs: Any) -> None:
         line = instance.invoice_line
+        assert line is not None  # InvoiceLineWidget refuses a row without an existing line
         instance.customer = line.invoice.customer
         instance.service = instance.service or line.service
 
     def import_instance(self, instance: UsageRecord, row: Any, **kwargs: Any) -> None:
         super().import_instance(instance, row, **kwargs)
         # full_clean needs the customer, which follows from the line.
-        if instance.invoice_line_id and not instance.customer_id:
+        if not instance.customer_id and instance.invoice_line is not None:
             instance.customer = instance.invoice_line.invoice.customer
 
 
@@ -485,6 +487,9 @@ class RefundRequestResource(NaturalKeyResource):
         if reference:
             return RefundRequest.objects.filter(reference=reference).first()
         received_at = IsoDateTimeWidget().clean(row.get("received_at"))
+        if received_at is None:
+            # received_at is NOT NULL, so no existing request can match a row without one.
+            return None
         number = normalize_invoice_number(row.get("invoice_number") or "")
         return RefundRequest.objects.filter(
             invoice__number=number,

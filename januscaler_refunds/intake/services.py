@@ -465,7 +465,7 @@ def create_request_from_message(
     message.outcome = InboundMessage.Outcome.REQUEST
     message.request = request
     message.save(update_fields=["outcome", "request"])
-    detail = f"duplicate of {request.duplicate_of.reference}" if request.duplicate_of_id else ""
+    detail = f"duplicate of {request.duplicate_of.reference}" if request.duplicate_of is not None else ""
     return IngestResult(InboundMessage.Outcome.REQUEST, message, request=request, detail=detail)
 
 

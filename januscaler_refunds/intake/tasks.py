@@ -71,9 +71,11 @@ def poll_mailbox(url: str) -> Counter[str]:
         status, data = client.uid("SEARCH", None, "UNSEEN")  # type: ignore[arg-type]
         uids = (data[0] or b"").split() if status == "OK" and data else []
         for uid in uids:
-            status, fetched = client.uid("FETCH", uid, "(BODY.PEEK[])")
+            # imaplib encodes str arguments as ASCII, so the decoded UID goes out byte for byte.
+            uid_text = uid.decode()
+            status, fetched = client.uid("FETCH", uid_text, "(BODY.PEEK[])")
             raw = _fetched_bytes(fetched) if status == "OK" else None
-            location = f"imap://{target.host}/{target.mailbox};UID={uid.decode()}"
+            location = f"imap://{target.host}/{target.mailbox};UID={uid_text}"
             if raw is None:
                 counts["errors"] += 1
                 log.warning("could not fetch %s", location)
@@ -82,7 +84,7 @@ def poll_mailbox(url: str) -> Counter[str]:
                 raw, location=location, now=timezone.now(), source=InboundMessage.Source.IMAP
             )
             counts[result.outcome] += 1
-            client.uid("STORE", uid, "+FLAGS.SILENT", r"(\Seen)")
+            client.uid("STORE", uid_text, "+FLAGS.SILENT", r"(\Seen)")
     finally:
         try:
             client.logout()
