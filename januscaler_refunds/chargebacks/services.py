@@ -34,14 +34,13 @@ from januscaler_refunds.chargebacks.models import (
 from januscaler_refunds.chargebacks.webhooks import encode_body
 from januscaler_refunds.policy.calendar import BusinessCalendar, end_of_day, local_date
 from januscaler_refunds.refunds.evaluation import business_calendar
-from januscaler_refunds.refunds.models import RefundRequest
 from januscaler_refunds.refunds.services import (
     Actor,
     TransitionRefused,
     _require_perm,
     _user_or_none,
     actor_label,
-    refund_request_reevaluate,
+    reevaluate_open_requests,
 )
 
 SYSTEM = "system"
@@ -157,21 +156,11 @@ def chargeback_record(
 
         # The invoice's open requests now show chargeback_open; after a suspension every open
         # request of the customer shows account_suspended as well.
-        _reevaluate_open_requests(customer.pk)
+        reevaluate_open_requests(customer_ids=[customer.pk])
     return chargeback
 
 
 # --- suspension and reinstatement ---------------------------------------------------------------
-
-
-def _reevaluate_open_requests(customer_id: int) -> None:
-    """Re-run the engine on the customer's open requests, each under its own row lock.
-
-    (Not refunds.services.reevaluate_open_requests: its SELECT DISTINCT ... FOR UPDATE is refused by
-    PostgreSQL.)
-    """
-    for request in RefundRequest.objects.open().filter(customer_id=customer_id).order_by("id"):
-        refund_request_reevaluate(request=request, actor=None)
 
 
 def _customer_payload(customer: Customer) -> dict[str, Any]:
@@ -242,7 +231,7 @@ def customer_reinstate(*, customer: Customer, actor: Actor, reason: str) -> Cust
             customer=customer, kind=SuspensionEvent.Kind.REINSTATED, at=now, actor=_user_or_none(actor),
             actor_label=actor_label(actor), reason=reason.strip(),
         )
-        _reevaluate_open_requests(customer.pk)
+        reevaluate_open_requests(customer_ids=[customer.pk])
         _emit(
             WebhookEvent.Type.CUSTOMER_REINSTATED,
             {"customer": _customer_payload(customer), "reinstated_at": now,
@@ -368,7 +357,7 @@ def _dispute_transition(dispute: Dispute, method_name: str, *, actor: Actor, not
             # The engine reads the outcome: ``won`` clears chargeback_open on the invoice's requests.
             Chargeback.objects.filter(pk=dispute.chargeback_id).update(outcome=dispute.state)
             dispute.chargeback.outcome = dispute.state
-            _reevaluate_open_requests(dispute.chargeback.invoice.customer_id)
+            reevaluate_open_requests(customer_ids=[dispute.chargeback.invoice.customer_id])
     return dispute
 
 
