@@ -18,6 +18,7 @@ from import_export.admin import ImportExportModelAdmin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
+from januscaler_refunds.admin_mixins import ReadOnlyAdminMixin
 from januscaler_refunds.chargebacks import services
 from januscaler_refunds.chargebacks.evidence import dispute_evidence_pack, evidence_pack_filename
 from januscaler_refunds.chargebacks.models import (
@@ -156,9 +157,6 @@ class DisputeTransitionInline(ReadOnlyInline):
     model = DisputeTransition
     fields = ["at", "transition", "from_state", "to_state", "actor_label", "note"]
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 def _dispute_action(name: str, verb: str) -> Any:
     @admin.action(description=f"{name.replace('_', ' ').capitalize()} (selected disputes)", permissions=["work_dispute"])
@@ -224,29 +222,17 @@ class DisputeAdmin(ModelAdmin):
 
 
 @admin.register(SuspensionEvent)
-class SuspensionEventAdmin(ModelAdmin):
+class SuspensionEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["at", "customer", "kind", "actor_label", "chargeback", "reason"]
     list_filter = ["kind"]
     list_select_related = ["customer", "chargeback"]
     search_fields = ["customer__email", "chargeback__ref"]
     show_full_result_count = False
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 class WebhookDeliveryInline(ReadOnlyInline):
     model = WebhookDelivery
     fields = ["attempt", "started_at", "status_code", "ok", "duration_ms", "error", "url"]
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(WebhookEvent)

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 from unfold.admin import ModelAdmin, TabularInline
 
+from januscaler_refunds.admin_mixins import ReadOnlyAdminMixin
 from januscaler_refunds.deadlines.models import Alert, AlertNotification, DigestRun
 
 
-class ReadOnlyMixin:
-    """Alerts are facts the scan recorded; nobody edits or deletes them by hand."""
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
-class AlertNotificationInline(ReadOnlyMixin, TabularInline):
+class AlertNotificationInline(ReadOnlyAdminMixin, TabularInline):
     model = AlertNotification
     extra = 0
     fields = ["recipient", "status", "attempts", "created_at", "enqueued_at", "sent_at", "error"]
@@ -30,7 +17,7 @@ class AlertNotificationInline(ReadOnlyMixin, TabularInline):
 
 
 @admin.register(Alert)
-class AlertAdmin(ReadOnlyMixin, ModelAdmin):
+class AlertAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["created_at", "kind", "level", "subject_display", "due_at", "request_state"]
     list_filter = ["kind", "level", "subject_type"]
     list_select_related = ["request"]
@@ -54,6 +41,6 @@ class AlertAdmin(ReadOnlyMixin, ModelAdmin):
 
 
 @admin.register(DigestRun)
-class DigestRunAdmin(ReadOnlyMixin, ModelAdmin):
+class DigestRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["day", "near_count", "overdue_count", "recipients", "attempts", "sent_at", "error"]
     readonly_fields = list_display

@@ -17,6 +17,7 @@ from import_export.admin import ImportMixin
 from unfold.admin import ModelAdmin
 from unfold.contrib.import_export.forms import ImportForm
 
+from januscaler_refunds.admin_mixins import ReadOnlyAdminMixin
 from januscaler_refunds.billing.models import Invoice
 from januscaler_refunds.intake import services
 from januscaler_refunds.intake.models import InboundMessage, RefundRequestImport, TriageItem
@@ -194,7 +195,7 @@ class TriageItemAdmin(ModelAdmin):
 
 
 @admin.register(RefundRequestImport)
-class RefundRequestImportAdmin(BillingImportMixin, ModelAdmin):
+class RefundRequestImportAdmin(ReadOnlyAdminMixin, BillingImportMixin, ModelAdmin):
     """Refund requests from other channels or an older system (``refund_requests.csv``), with preview.
 
     A separate entry so the review console keeps its own admin; importing needs
@@ -216,12 +217,3 @@ class RefundRequestImportAdmin(BillingImportMixin, ModelAdmin):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.has_import_permission(request) or super().has_view_permission(request, obj)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

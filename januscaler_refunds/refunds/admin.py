@@ -25,6 +25,7 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter, DropdownFilter, 
 from unfold.decorators import action, display
 from unfold.views import ChangeList as UnfoldChangeList
 
+from januscaler_refunds.admin_mixins import ReadOnlyAdminMixin
 from januscaler_refunds.refunds import admin_views as views
 from januscaler_refunds.refunds import forms as f
 from januscaler_refunds.refunds import selectors, services
@@ -365,24 +366,11 @@ class RefundRequestAdmin(ModelAdmin):
         return TemplateResponse(request, "admin/refunds/refundrequest/intake.html", context)
 
 
-# --- read-only records ------------------------------------------------------------------------
-
-
-class ReadOnlyAdmin(ModelAdmin):
-    """Records written only by services: nobody adds, changes or deletes them here, superusers included."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+# --- read-only records (written only by services) ----------------------------------------
 
 
 @admin.register(TransitionLog)
-class TransitionLogAdmin(ReadOnlyAdmin):
+class TransitionLogAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["at", "request", "transition", "from_state", "to_state", "actor_label"]
     list_select_related = ["request"]
     list_filter = ["transition", "to_state"]
@@ -391,7 +379,7 @@ class TransitionLogAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Payout)
-class PayoutAdmin(ReadOnlyAdmin):
+class PayoutAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["request", "method", "reference", "amount", "currency", "paid_at", "recorded_by"]
     list_select_related = ["request", "recorded_by"]
     list_filter = ["method", "currency"]
@@ -399,14 +387,14 @@ class PayoutAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AccountCredit)
-class AccountCreditAdmin(ReadOnlyAdmin):
+class AccountCreditAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["request", "amount", "currency", "granted_by", "created_at"]
     list_select_related = ["request", "granted_by"]
     search_fields = ["request__reference"]
 
 
 @admin.register(CustomerMessage)
-class CustomerMessageAdmin(ReadOnlyAdmin):
+class CustomerMessageAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["created_at", "request", "direction", "kind", "to_email", "subject", "status", "attempts"]
     list_select_related = ["request"]
     list_filter = ["direction", "kind", "status"]

@@ -10,13 +10,14 @@ from django.urls import reverse
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 
+from januscaler_refunds.admin_mixins import ReadOnlyAdminMixin
 from januscaler_refunds.reports.models import ExportRecord
 
 EXPORT_PERM = "refunds.export_refundrequest"
 
 
 @admin.register(ExportRecord)
-class ExportRecordAdmin(ModelAdmin):
+class ExportRecordAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("id", "created_at", "actor_label", "source", "format", "status", "progress", "row_count", "short_sha", "download")
     list_filter = ("status", "format", "source")
     search_fields = ("actor_label", "query_string", "sha256")
@@ -30,15 +31,6 @@ class ExportRecordAdmin(ModelAdmin):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm(EXPORT_PERM)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="progress")
     def progress(self, obj: ExportRecord) -> str:
