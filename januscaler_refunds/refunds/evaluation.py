@@ -42,6 +42,9 @@ from januscaler_refunds.refunds.models import (
 
 
 def business_calendar() -> BusinessCalendar:
+    """One query: the company holidays. Public holidays come from the ``holidays`` package.
+
+    Build it once per request, page, export or scan and pass it down; each call costs a query."""
     return BusinessCalendar(CompanyHoliday.objects.values_list("date", flat=True))
 
 

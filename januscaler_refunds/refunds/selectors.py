@@ -18,11 +18,12 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
-from januscaler_refunds.billing.models import ZERO, CompanyHoliday, Invoice, PolicyVersion
+from januscaler_refunds.billing.models import ZERO, Invoice, PolicyVersion
 from januscaler_refunds.chargebacks.models import Chargeback
 from januscaler_refunds.policy.calendar import BusinessCalendar, end_of_day, local_date
 from januscaler_refunds.policy.codes import REASON_CODES
 from januscaler_refunds.policy.engine import deadline_status
+from januscaler_refunds.refunds.evaluation import business_calendar
 from januscaler_refunds.refunds.models import (
     OPEN_STATES,
     AccountCredit,
@@ -51,11 +52,6 @@ class DeadlineView:
 
 def queue_queryset(queryset: QuerySet[RefundRequest]) -> QuerySet[RefundRequest]:
     return queryset.select_related("customer", "invoice", "assignee", "policy_version")
-
-
-def business_calendar() -> BusinessCalendar:
-    """One query: the company holidays. Public holidays come from the ``holidays`` package."""
-    return BusinessCalendar(CompanyHoliday.objects.values_list("date", flat=True))
 
 
 def review_deadline_view(

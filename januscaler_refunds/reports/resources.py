@@ -20,8 +20,8 @@ from typing import Any
 from django.db.models import QuerySet
 from import_export import fields, resources
 
-from januscaler_refunds.billing.models import CompanyHoliday
 from januscaler_refunds.policy.calendar import KOLKATA, BusinessCalendar
+from januscaler_refunds.refunds.evaluation import business_calendar
 from januscaler_refunds.refunds.models import RefundRequest, State
 
 CHUNK_SIZE = 2000
@@ -190,7 +190,7 @@ class RefundReportResource(resources.Resource):
     @property
     def calendar(self) -> BusinessCalendar:
         if self._calendar is None:
-            self._calendar = BusinessCalendar(CompanyHoliday.objects.values_list("date", flat=True))
+            self._calendar = business_calendar()
         return self._calendar
 
     def business_days(self, start: dt.date, end: dt.date) -> int:

@@ -23,8 +23,8 @@ from django.db.models.functions import TruncMonth
 from django.http import HttpRequest, QueryDict
 from django.test import RequestFactory
 
-from januscaler_refunds.billing.models import CompanyHoliday
 from januscaler_refunds.policy.calendar import KOLKATA, BusinessCalendar, start_of_day
+from januscaler_refunds.refunds.evaluation import business_calendar
 from januscaler_refunds.refunds.models import (
     AccountCredit,
     Payout,
@@ -319,7 +319,7 @@ def dashboard_rates(period: Period, *, since: dt.datetime | None = None) -> dict
 def dashboard_median_days(period: Period, *, calendar: BusinessCalendar | None = None) -> dict[str, Any]:
     """Median business days from the received date to the decision date (approve/deny), Kolkata dates,
     policy calendar with company holidays: business days strictly after receipt up to the decision day."""
-    calendar = calendar or BusinessCalendar(CompanyHoliday.objects.values_list("date", flat=True))
+    calendar = calendar or business_calendar()
     pairs = RefundRequest.objects.filter(
         decided_at__gte=period.start, decided_at__lt=period.end, state__in=DECIDED_STATES
     ).values_list("received_at", "decided_at")
