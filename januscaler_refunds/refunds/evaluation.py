@@ -201,14 +201,18 @@ def load_facts(request: RefundRequest, *, calendar: BusinessCalendar | None = No
     )
 
 
-def run_evaluation(request: RefundRequest, *, now: dt.datetime | None = None) -> Evaluation:
-    return evaluate(load_facts(request), now=now or timezone.now())
+def run_evaluation(
+    request: RefundRequest, *, now: dt.datetime | None = None, calendar: BusinessCalendar | None = None
+) -> Evaluation:
+    return evaluate(load_facts(request, calendar=calendar), now=now or timezone.now())
 
 
-def evaluate_and_store(request: RefundRequest, *, now: dt.datetime | None = None) -> Evaluation:
+def evaluate_and_store(
+    request: RefundRequest, *, now: dt.datetime | None = None, calendar: BusinessCalendar | None = None
+) -> Evaluation:
     """Evaluate and keep the snapshot on the request (caller holds the transaction)."""
     now = now or timezone.now()
-    result = run_evaluation(request, now=now)
+    result = run_evaluation(request, now=now, calendar=calendar)
     snapshot = result.to_dict()
     snapshot["evaluated_at"] = now.isoformat()
     if request.state not in OPEN_STATES and request.evaluated_at is not None:

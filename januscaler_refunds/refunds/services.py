@@ -652,6 +652,7 @@ def reevaluate_open_requests(*, customer_ids: Iterable[int] = (), services_chang
     if services_changed:
         condition |= Q(reason=Reason.SERVICE_UNAVAILABILITY, invoice__lines__service__in=services_changed)
     count = 0
+    calendar = evaluation.business_calendar()  # once for the batch, not once per request
     with transaction.atomic():
         # Ids first: PostgreSQL refuses FOR UPDATE together with the DISTINCT the join needs.
         ids = RefundRequest.objects.open().filter(condition).values("pk")
@@ -661,6 +662,6 @@ def reevaluate_open_requests(*, customer_ids: Iterable[int] = (), services_chang
             .select_for_update(of=("self",))
             .select_related("invoice", "customer", "policy_version")
         ):
-            evaluation.evaluate_and_store(request)
+            evaluation.evaluate_and_store(request, calendar=calendar)
             count += 1
     return count
