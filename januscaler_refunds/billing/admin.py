@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import QuerySet
 from django.http import HttpRequest
 from unfold.admin import ModelAdmin, TabularInline
 
@@ -163,6 +162,3 @@ class LedgerEntryAdmin(ModelAdmin):
     list_select_related = ["customer"]
     list_filter = ["kind", "currency"]
     search_fields = ["customer__email", "description"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[LedgerEntry]:
-        return super().get_queryset(request)
