@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db.models import QuerySet, Sum
 
 from januscaler_refunds.billing.models import Customer, LedgerEntry, PolicyVersion
-from januscaler_refunds.chargebacks.models import Dispute, SuspensionEvent
+from januscaler_refunds.chargebacks.models import Dispute
 from januscaler_refunds.refunds.models import RefundRequest
 
 
@@ -44,10 +44,6 @@ def policy_version_in_force(on: dt.date) -> PolicyVersion | None:
     """The version in force on ``on``; before the first version, the first one (the only text there is)."""
     version = PolicyVersion.objects.filter(effective_date__lte=on).order_by("-effective_date").first()
     return version or PolicyVersion.objects.order_by("effective_date").first()
-
-
-def suspension_history(customer: Customer) -> QuerySet[SuspensionEvent]:
-    return SuspensionEvent.objects.filter(customer=customer).select_related("chargeback").order_by("at", "id")
 
 
 def disputes_needing_evidence(until: dt.datetime) -> QuerySet[Dispute]:

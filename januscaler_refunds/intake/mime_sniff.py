@@ -338,13 +338,6 @@ def types_compatible(declared: str | None, detected: str) -> bool:
     return False
 
 
-def is_dangerous(detected_type: str, filename: str | None = None) -> bool:
-    """Whether content (by sniffed type) or a file name (by extension) would execute when opened."""
-    if detected_type in DANGEROUS_TYPES:
-        return True
-    return dangerous_extension(filename) is not None
-
-
 def dangerous_extension(filename: str | None) -> str | None:
     """The executable extension of ``filename`` (e.g. ``.exe`` of ``invoice.pdf.exe``), or None."""
     if not filename:

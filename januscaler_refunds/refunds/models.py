@@ -8,7 +8,6 @@ save -> log -> on_commit(enqueue).
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -462,7 +461,3 @@ class ApprovalLimit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_limit} {self.currency}"
-
-
-def money_str(amount: Decimal | None) -> str:
-    return "" if amount is None else f"{amount:.2f}"
