@@ -326,6 +326,8 @@ UNFOLD = {
     "SITE_SYMBOL": "currency_exchange",
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": False,
+    # The admin index: the user's start-of-day figures (templates/admin/index.html).
+    "DASHBOARD_CALLBACK": "januscaler_refunds.reports.index.dashboard_callback",
     "STYLES": [_static("css/console.css")],
     "COLORS": {
         "primary": {
