@@ -425,7 +425,7 @@ UNFOLD = {
                         "title": "Dashboard",
                         "icon": "monitoring",
                         "link": _admin_link("reports:dashboard"),
-                        "permission": _visible("reports:dashboard"),
+                        "permission": _visible("reports:dashboard", "refunds.view_refundrequest"),
                     },
                     {
                         "title": "Transition log",
