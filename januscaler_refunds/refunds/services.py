@@ -277,6 +277,21 @@ def document_attach(
     return document
 
 
+def _reevaluate_invoice_siblings(request: RefundRequest) -> None:
+    """Sections 4.4, 5: a payout or credit lowers the cap of the other open requests on the same
+    invoice (``cap_reduced_by_earlier_refunds``), so they are re-evaluated in the same transaction."""
+    siblings = (
+        RefundRequest.objects.open()
+        .filter(invoice_id=request.invoice_id)
+        .exclude(pk=request.pk)
+        .order_by("pk")
+        .select_for_update(of=("self",))
+        .select_related("invoice", "customer", "policy_version")
+    )
+    for sibling in siblings:
+        evaluation.evaluate_and_store(sibling)
+
+
 # --- transitions -------------------------------------------------------------------------
 
 
@@ -472,6 +487,7 @@ def refund_request_record_payout(
         )
         request.settled_at = paid_at or timezone.now()
         _run_transition(request, "mark_paid", actor=actor, note=f"Paid {amount} {request.currency} ({reference}).")
+        _reevaluate_invoice_siblings(request)
         _notify(request, "payout_confirmation")
     return request
 
@@ -504,6 +520,7 @@ def refund_request_grant_credit(
         )
         request.settled_at = timezone.now()
         _run_transition(request, "mark_credited", actor=actor, note=note or f"Credited {amount} {request.currency}.")
+        _reevaluate_invoice_siblings(request)
         _notify(request, "credit_confirmation")
     return request
 
@@ -621,6 +638,8 @@ def refund_request_import_history(
             check_user_perm=False,
             label=f"import by {actor_label(actor)}",
         )
+        if target in (State.PAID, State.CREDITED):
+            _reevaluate_invoice_siblings(request)
     return request
 
 
@@ -643,6 +662,7 @@ def reevaluate_open_requests(*, customer_ids: Iterable[int] = (), services_chang
     Called by the billing admin and imports after they save facts; returns how many were re-run.
     """
     from django.db.models import Q
+    from django.db.models.functions import Lower, Trim
 
     customer_ids = list(customer_ids)
     services_changed = [s for s in services_changed if s]
@@ -650,12 +670,20 @@ def reevaluate_open_requests(*, customer_ids: Iterable[int] = (), services_chang
         return 0
     condition = Q(customer_id__in=customer_ids)
     if services_changed:
-        condition |= Q(reason=Reason.SERVICE_UNAVAILABILITY, invoice__lines__service__in=services_changed)
+        # Service names compare case-insensitively (policy.sla.covers_service); a plan line naming no
+        # service covers the whole Service, so it is affected by every incident.
+        keys = {s.strip().lower() for s in services_changed}
+        condition |= Q(reason=Reason.SERVICE_UNAVAILABILITY) & (Q(line_service__in=keys) | Q(line_service=""))
     count = 0
     calendar = evaluation.business_calendar()  # once for the batch, not once per request
     with transaction.atomic():
         # Ids first: PostgreSQL refuses FOR UPDATE together with the DISTINCT the join needs.
-        ids = RefundRequest.objects.open().filter(condition).values("pk")
+        ids = (
+            RefundRequest.objects.open()
+            .alias(line_service=Lower(Trim("invoice__lines__service")))
+            .filter(condition)
+            .values("pk")
+        )
         for request in (
             RefundRequest.objects.filter(pk__in=ids)
             .order_by("pk")
