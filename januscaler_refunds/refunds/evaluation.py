@@ -34,6 +34,7 @@ from januscaler_refunds.policy.calendar import BusinessCalendar, local_date
 from januscaler_refunds.policy.engine import Evaluation, evaluate, payout_deadline
 from januscaler_refunds.policy.versions import PolicyParameters, normalise_sla_table
 from januscaler_refunds.policy.versions import PolicyVersion as PolicyVersionFacts
+from januscaler_refunds.refunds.documents import ACCEPTED_TYPES
 from januscaler_refunds.refunds.models import (
     OPEN_STATES,
     InformationRequest,
@@ -149,7 +150,8 @@ def load_facts(request: RefundRequest, *, calendar: BusinessCalendar | None = No
         if "" not in services:
             incidents_qs = incidents_qs.alias(service_key=Lower(Trim("service"))).filter(service_key__in=services)
         incidents = list(incidents_qs.values("ref", "service", "start", "end", "cause"))
-    document_count = RefundDocument.objects.filter(request=request).count()
+    # Section 3: only documents of an accepted type count as supporting documentation.
+    document_count = RefundDocument.objects.filter(request=request, content_type__in=ACCEPTED_TYPES).count()
     pauses = list(InformationRequest.objects.filter(request=request).values("requested_at", "answered_at"))
 
     return f.RefundFacts(
