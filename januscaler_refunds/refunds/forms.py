@@ -124,15 +124,8 @@ class ApproveForm(TransitionForm):
                 "override_reason",
                 f"{amount} is above the refundable {refundable} {self.refund.currency}: write why you override.",
             )
-        requested = self.refund.requested_amount
-        if amount is not None and requested is not None and amount > requested and not (
-            data.get("confirm_above_requested") and data.get("above_requested_reason", "").strip()
-        ):
-            self.add_error(
-                "above_requested_reason",
-                f"{amount} is more than the {requested} {self.refund.currency} the customer asked for: "
-                "tick the confirmation and write why.",
-            )
+        # Above the requested amount: the service's own guard refuses without the confirmation and
+        # the reason (refunds.services._above_requested_guard), after the refundable-amount rules.
         return data
 
 

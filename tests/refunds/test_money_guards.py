@@ -97,15 +97,18 @@ def test_the_approve_form_proposes_the_smaller_of_requested_and_refundable(reque
     assert ApproveForm(refund=request, user=user).fields["amount"].initial == Decimal(expected)
 
 
-def test_the_approve_form_asks_for_confirmation_and_reason_above_requested() -> None:
+def test_the_console_refuses_above_requested_without_confirmation_and_says_why() -> None:
     user = agent()
     request = _under_review(user, requested="40.00")
-    form = ApproveForm({"amount": "60.00"}, refund=request, user=user)
-    assert not form.is_valid()
-    assert "above_requested_reason" in form.errors
-    form = ApproveForm({"amount": "60.00", "confirm_above_requested": "on", "above_requested_reason": "Verified"},
-                       refund=request, user=user)
-    assert form.is_valid(), form.errors
+    assert {"confirm_above_requested", "above_requested_reason"} <= set(ApproveForm(refund=request, user=user).fields)
+    client = Client()
+    client.force_login(user)
+    response = client.post(
+        reverse("admin:refunds_refundrequest_transition", args=[request.pk, "approve"]),
+        {"amount": "60.00", "seen_state": "under_review"}, follow=True,
+    )
+    assert _fresh(request).state == State.UNDER_REVIEW
+    assert "more than the customer asked for (40.00 USD)" in response.content.decode()
 
 
 def test_a_forged_console_post_above_requested_is_refused_by_the_service() -> None:
