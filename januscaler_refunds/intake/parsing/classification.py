@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .amounts import extract_requested_amount
+from .amounts import read_requested_amount
 from .headers import strip_subject_prefixes
 from .replies import customer_text
 from .results import _CLASSIFY_CHARS, _Draft
@@ -71,4 +71,6 @@ def _classify_reason(draft: _Draft) -> None:
     own = customer_text(draft.body_text[: _CLASSIFY_CHARS * 2])[:_CLASSIFY_CHARS]
     text = f"{strip_subject_prefixes(draft.subject)}\n{own}"
     draft.proposed_reason = propose_reason(text)
-    draft.requested_amount, draft.requested_currency = extract_requested_amount(text)
+    reading = read_requested_amount(text)
+    draft.requested_amount, draft.requested_currency = reading.amount, reading.currency
+    draft.requested_amount_context, draft.requested_amount_note = reading.context, reading.note

@@ -84,6 +84,10 @@ class ParsedMessage:
     proposed_reason: str = "other"
     requested_amount: Decimal | None = None
     requested_currency: str | None = None
+    # Where the amount was read ("… please refund $49.00 to my card …"), or why none was (a note
+    # for the agent when the customer's words name several amounts).
+    requested_amount_context: str = ""
+    requested_amount_note: str = ""
     defects: list[str] = field(default_factory=list)
     too_large: bool = False
     error: str | None = None
@@ -114,6 +118,10 @@ class _Draft:
     proposed_reason: str = "other"
     requested_amount: Decimal | None = None
     requested_currency: str | None = None
+    # Where the amount was read ("… please refund $49.00 to my card …"), or why none was (a note
+    # for the agent when the customer's words name several amounts).
+    requested_amount_context: str = ""
+    requested_amount_note: str = ""
     defects: list[str] = field(default_factory=list)
     too_large: bool = False
     error: str | None = None
