@@ -20,7 +20,12 @@ from unfold.contrib.import_export.forms import ImportForm
 from januscaler_refunds.admin_mixins import ReadOnlyAdminMixin
 from januscaler_refunds.billing.models import Invoice
 from januscaler_refunds.intake import services
-from januscaler_refunds.intake.models import InboundMessage, RefundRequestImport, TriageItem
+from januscaler_refunds.intake.models import (
+    InboundMessage,
+    MailboxHealth,
+    RefundRequestImport,
+    TriageItem,
+)
 from januscaler_refunds.intake.resources import RefundRequestResource
 from januscaler_refunds.refunds.models import Reason
 from januscaler_refunds.refunds.services import TransitionRefused
@@ -59,6 +64,17 @@ class InboundMessageAdmin(ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # received mail is kept: nothing is lost
+
+
+@admin.register(MailboxHealth)
+class MailboxHealthAdmin(ReadOnlyAdminMixin, ModelAdmin):
+    """Is the IMAP intake reading mail? A row with a problem means it is not (managers were emailed)."""
+
+    list_display = [
+        "mailbox", "problem", "consecutive_failures", "failing_since", "next_attempt_at",
+        "last_success_at", "alerted_at", "detail",
+    ]  # fmt: skip
+    list_filter = ["problem"]
 
 
 class AttachForm(forms.Form):
