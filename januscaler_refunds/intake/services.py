@@ -500,6 +500,19 @@ def _stored_parse(message: InboundMessage) -> ParsedMessage:
     )
 
 
+def lock_open_triage_item(*, item: TriageItem, actor: Actor) -> TriageItem:
+    """Guard and lock shared by every way of resolving an item; call inside ``atomic()``."""
+    services._require_perm(
+        actor, "intake.resolve_triageitem", "permission.triage", "resolve triage items"
+    )
+    item = TriageItem.objects.select_for_update().select_related("message").get(pk=item.pk)
+    if item.status != TriageItem.Status.OPEN:
+        raise TransitionRefused(
+            "triage.status", f"This item is already {item.get_status_display().lower()}."
+        )
+    return item
+
+
 def triage_attach(
     *,
     item: TriageItem,
@@ -511,15 +524,8 @@ def triage_attach(
     note: str = "",
 ) -> TriageItem:
     """An agent places a triage item: a new request on ``invoice``, or a reply on its open request."""
-    services._require_perm(
-        actor, "intake.resolve_triageitem", "permission.triage", "resolve triage items"
-    )
     with transaction.atomic():
-        item = TriageItem.objects.select_for_update().select_related("message").get(pk=item.pk)
-        if item.status != TriageItem.Status.OPEN:
-            raise TransitionRefused(
-                "triage.status", f"This item is already {item.get_status_display().lower()}."
-            )
+        item = lock_open_triage_item(item=item, actor=actor)
         message = item.message
         parsed = _stored_parse(message)
         if as_reply:
