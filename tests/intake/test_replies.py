@@ -94,3 +94,17 @@ def test_r4_sent_from_my_phone_lines_are_dropped(line: str) -> None:
 def test_a_plain_message_comes_back_whole() -> None:
     body = "Hello,\n\nplease refund my last invoice.\n\nAlice"
     assert customer_text(body) == body
+
+
+def test_r5_a_sentence_starting_with_a_sign_off_word_is_not_a_signature() -> None:
+    body = (
+        "Hello,\nBest regards from Berlin! I want a refund of 10 EUR because the service was down "
+        "for two whole days.\n"
+    )
+    assert "refund of 10 EUR" not in library_only(body)
+    assert "refund of 10 EUR" in customer_text(body)
+
+
+def test_r5_a_real_signature_still_goes() -> None:
+    body = "Please refund 10 EUR.\n\nBest regards\nBob Smith\nACME Ltd\n+1 555 1234\n"
+    assert customer_text(body) == "Please refund 10 EUR."

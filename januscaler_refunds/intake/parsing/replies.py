@@ -17,7 +17,9 @@ The rules below are kept only where the library falls short on that corpus; each
         the library only as a separator it then keeps, with the forwarded text after it);
 ``R4``  "sent from my phone" lines in the languages whose list in the library lacks them
         (``Von meinem iPhone gesendet``, ``Envoyé de mon iPhone``, ``Enviado do meu iPhone``,
-        ``iPhoneから送信``, ``Sent from Outlook for Android``).
+        ``iPhoneから送信``, ``Sent from Outlook for Android``);
+``R5``  a signature the library found is removed only when it looks like one (a few short lines), so
+        a sentence that starts with "Best regards" or "Thanks," does not cost the customer's text.
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ _SENT_FROM = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _MAX_ATTRIBUTION_CHARS = 300
+_MAX_SIGNATURE_LINES = 8
+_MAX_SIGNATURE_LINE_CHARS = 80
+_MAX_SIGN_OFF_CHARS = 40  # "Mit freundlichen Grüßen", "Thanks, Bob"
 
 
 def customer_text(body: str) -> str:
@@ -99,8 +104,28 @@ def _latest_reply(body: str) -> str:
         return ""
     try:
         message = EmailReplyParser(languages=list(REPLY_LANGUAGES)).read(body)
-        reply = message.replies[0].body if message.replies else body
+        if not message.replies:
+            return body
+        reply = message.replies[0]
+        text = reply.content
+        for disclaimer in reply.disclaimers or []:
+            text = text.replace(disclaimer, "")
+        if reply.signatures and _short_block(reply.signatures):
+            text = text.replace(reply.signatures, "")
     except Exception:  # a library bug on hostile input must not cost the message its text
         log.warning("mail-parser-reply failed; using the hand-written rules alone", exc_info=True)
         return body
-    return reply
+    return text.strip()
+
+
+def _short_block(signature: str) -> bool:
+    """R5: the library cuts from a sign-off word ("Best regards", "Thanks,") to the end. A real
+    signature is a few short lines; a long "signature" is the customer's text after a sentence that
+    happens to start with such a word ("Best regards from Berlin! I want a refund of 10 EUR ...")."""
+    lines = [line.strip() for line in signature.splitlines() if line.strip()]
+    return (
+        bool(lines)
+        and len(lines) <= _MAX_SIGNATURE_LINES
+        and len(lines[0]) <= _MAX_SIGN_OFF_CHARS
+        and all(len(line) <= _MAX_SIGNATURE_LINE_CHARS for line in lines)
+    )
