@@ -9,3 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "januscaler_refunds.settings")
 app = Celery("januscaler_refunds")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Worker liveness for GET /health/: a consumer step stamps a heartbeat row (ops/heartbeat.py).
+from januscaler_refunds.ops.heartbeat import WorkerHeartbeat  # noqa: E402
+
+app.steps["consumer"].add(WorkerHeartbeat)
