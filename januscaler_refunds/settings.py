@@ -245,7 +245,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 # check calls a process down after three missed stamps. Beat wakes at least this often to stamp.
 HEARTBEAT_SECONDS = env_int("HEARTBEAT_SECONDS", 30)
 CELERY_BEAT_SCHEDULER = "januscaler_refunds.ops.heartbeat:HeartbeatScheduler"
-CELERY_BEAT_MAX_INTERVAL = HEARTBEAT_SECONDS
+CELERY_BEAT_MAX_LOOP_INTERVAL = HEARTBEAT_SECONDS
 
 # Deadline scan and managers' digest (docs/deadlines.md), crontabs in CELERY_TIMEZONE (Kolkata).
 # A beat task that waited past its next run is dropped (expires): the next run does the same work.

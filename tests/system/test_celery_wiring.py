@@ -46,7 +46,7 @@ def test_manage_py_enqueues_on_the_configured_redis(tmp_path: Path) -> None:
         )
         assert done.returncode == 0, done.stderr[-2000:]
         task_id = done.stdout.strip().splitlines()[-1]
-        raw = client.lpop(queue)
+        raw: bytes | None = client.lpop(queue)  # type: ignore[assignment]
         assert raw is not None, f"nothing arrived in Redis list {queue!r}: {done.stderr[-2000:]}"
         message = json.loads(raw)
         assert message["headers"]["task"] == "januscaler_refunds.refunds.tasks.resend_queued_customer_messages"
