@@ -30,11 +30,20 @@ from typing import Any
 import factories
 import pytest
 from django.utils import timezone
-from system.topology import TIMEOUT, Received, SmtpSink, Topology, WebhookSink, start_smtp, start_webhook_receiver, wait_for
+from system.topology import (
+    TIMEOUT,
+    Received,
+    SmtpSink,
+    Topology,
+    WebhookSink,
+    start_smtp,
+    start_webhook_receiver,
+    wait_for,
+)
 
 from januscaler_refunds.chargebacks.models import Chargeback
-from januscaler_refunds.reports.models import ExportRecord
 from januscaler_refunds.refunds.models import CustomerMessage, RefundRequest
+from januscaler_refunds.reports.models import ExportRecord
 
 pytestmark = [
     pytest.mark.postgres,
@@ -168,9 +177,13 @@ def test_one_request_s_whole_life_through_web_worker_beat_smtp_and_webhook(
     smtp.received.clear()  # those two acknowledgements were sent by this process (eager, locmem)
 
     health: list[tuple[int, bytes]] = []
+
+    def healthy() -> bool:
+        health.append(http("GET", f"{topo.base_url}/health/"))
+        return health[-1][0] == 200
+
     try:
-        wait_for("GET /health/ to answer 200", lambda: health.append(http("GET", f"{topo.base_url}/health/"))
-                 or health[-1][0] == 200)
+        wait_for("GET /health/ to answer 200", healthy)
     except AssertionError as exc:
         raise AssertionError(f"{exc}: last answer {health[-1:]}") from None
 
