@@ -23,13 +23,14 @@ WORKER_PREFIX = "worker:"
 
 def stamp(name: str) -> None:
     """Record that ``name`` is alive now. Never raises: a liveness stamp must not stop the process."""
-    from django.db import close_old_connections
+    from django.db import close_old_connections, connection
     from django.utils import timezone
 
     from januscaler_refunds.ops.models import Heartbeat
 
     try:
-        close_old_connections()
+        if not connection.in_atomic_block:  # a long-lived process: drop a broken or stale connection first
+            close_old_connections()
         Heartbeat.objects.update_or_create(name=name, defaults={"seen_at": timezone.now()})
     except Exception:  # noqa: BLE001 - the database may be down; the health check will say so
         log.warning("could not stamp heartbeat %s", name, exc_info=True)
