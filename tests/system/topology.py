@@ -7,6 +7,7 @@ other tests running at the same time. Processes run in their own session and are
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import json
@@ -75,8 +76,11 @@ class Received:
 class SmtpSink:
     port: int
     received: list[Received] = field(default_factory=list)
+    delay: float = 0.0  # seconds before answering "250 OK": a slower server widens the send window
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        if self.delay:
+            await asyncio.sleep(self.delay)
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.received.append(Received(time.monotonic(), list(envelope.rcpt_tos), parsed))  # type: ignore[arg-type]
         return "250 OK"
