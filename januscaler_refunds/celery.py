@@ -11,8 +11,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 # Worker liveness for GET /health/: a consumer step stamps a heartbeat row (ops/heartbeat.py).
-# ops.logging connects the task id to every log line of a task.
-from januscaler_refunds.ops import logging as _task_log_context  # noqa: E402, F401
+# ops.context connects the task id to every log line of a task.
+from januscaler_refunds.ops import context as _task_log_context  # noqa: E402, F401
 from januscaler_refunds.ops.heartbeat import WorkerHeartbeat  # noqa: E402
 
 app.steps["consumer"].add(WorkerHeartbeat)

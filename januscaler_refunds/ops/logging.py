@@ -13,13 +13,12 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any
 
-from celery.signals import task_postrun, task_prerun
 from django.http import HttpRequest, HttpResponse
 
-_context: ContextVar[dict[str, str]] = ContextVar("januscaler_log_context", default={})  # noqa: B039 - never mutated
+from januscaler_refunds.ops.context import context as _context
+
 _FIELDS = ("request_id", "task_id", "task", "user")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -91,13 +90,3 @@ def _request_context(request: HttpRequest, request_id: str) -> dict[str, str]:
     if user is not None and user.is_authenticated:
         return {"request_id": request_id, "user": user.get_username()}
     return {"request_id": request_id}
-
-
-@task_prerun.connect
-def _task_started(task_id: str | None = None, task: Any = None, **_: Any) -> None:
-    _context.set({"task_id": task_id or "", "task": getattr(task, "name", "")})
-
-
-@task_postrun.connect
-def _task_finished(**_: Any) -> None:
-    _context.set({})

@@ -842,7 +842,9 @@ def test_a_failing_mime_parse_still_returns_hash(monkeypatch: pytest.MonkeyPatch
 def test_parsing_modules_import_nothing_from_django() -> None:
     import subprocess
 
-    code = (
+    from policy.test_policy_purity import WITHOUT_PACKAGE_INIT
+
+    code = WITHOUT_PACKAGE_INIT + (
         "import sys; import januscaler_refunds.intake.parsing, januscaler_refunds.intake.sources;"
         "bad = sorted(m for m in sys.modules if m == 'django' or m.startswith('django.'));"
         "print(bad); sys.exit(1 if bad else 0)"

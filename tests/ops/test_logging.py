@@ -10,12 +10,8 @@ from django.core import mail
 from django.core.mail import EmailMessage
 from factories import agent
 
-from januscaler_refunds.ops.logging import (
-    ContextFilter,
-    JsonFormatter,
-    _task_finished,
-    _task_started,
-)
+from januscaler_refunds.ops.context import task_finished, task_started
+from januscaler_refunds.ops.logging import ContextFilter, JsonFormatter
 
 pytestmark = pytest.mark.django_db
 
@@ -42,9 +38,9 @@ def test_task_lines_carry_the_task_id_and_json_is_one_object_per_line() -> None:
     class Task:
         name = "refunds.send"
 
-    _task_started(task_id="t-1", task=Task())
+    task_started(task_id="t-1", task=Task())
     ContextFilter().filter(record)
-    _task_finished()
+    task_finished()
     line = JsonFormatter().format(record)
     assert "\n" not in line
     assert json.loads(line) | {"time": ""} == {
