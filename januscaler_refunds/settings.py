@@ -154,7 +154,9 @@ STORAGES = {
     },
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 30 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Uploads above 256 KiB are spooled to a temporary file; refunds.documents then reads them in chunks
+# and refuses one past MAX_DOCUMENT_BYTES, so a huge upload never sits in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 MAX_DOCUMENT_BYTES = env_int("MAX_DOCUMENT_BYTES", 10 * 1024 * 1024)
 
 # --- Email ------------------------------------------------------------------------
@@ -269,6 +271,10 @@ if IMAP_URL and not IMAP_URL.startswith(("imap://", "imaps://")):
     raise ImproperlyConfigured(f"IMAP_URL must start with imap:// or imaps://, got {IMAP_URL.split(':', 1)[0]!r}")
 IMAP_POLL_SECONDS = env_int("IMAP_POLL_SECONDS", 120)
 IMAP_TIMEOUT_SECONDS = env_int("IMAP_TIMEOUT_SECONDS", 60)
+# After a failed poll the next waits twice as long, up to this; managers are emailed at once for a
+# missing mailbox or refused login, after this many failures in a row when the server is unreachable.
+IMAP_MAX_BACKOFF_SECONDS = env_int("IMAP_MAX_BACKOFF_SECONDS", 3600)
+IMAP_ALERT_AFTER_FAILURES = env_int("IMAP_ALERT_AFTER_FAILURES", 3)
 # Shared secret of the inbound-mail webhook; the endpoint refuses every call while it is empty.
 INBOUND_WEBHOOK_SECRET = os.environ.get("INBOUND_WEBHOOK_SECRET", "")
 INTAKE_MAX_MESSAGE_BYTES = env_int("INTAKE_MAX_MESSAGE_BYTES", 25 * 1024 * 1024)
