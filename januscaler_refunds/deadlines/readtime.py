@@ -211,14 +211,6 @@ def deadline_clock(*, now: dt.datetime | None = None, calendar: BusinessCalendar
     )
 
 
-def deadline_case(clock: DeadlineClock) -> Case:
-    """The deadline a request in play works against, rated today: review while open (paused when
-    the clock stops), payout while approved; "" otherwise. For GROUP BY counts."""
-    whens = [When(clock.review_q(status), then=Value(status)) for status in (PAUSED, OVERDUE, NEAR, OK)]
-    whens += [When(clock.payout_q(status), then=Value(status)) for status in (OVERDUE, NEAR, OK)]
-    return Case(*whens, default=Value(""), output_field=CharField())
-
-
 def count_each(querysets: dict[str, QuerySet[RefundRequest]]) -> dict[str, int]:
     """Many COUNT(*)s in one round trip, each planned on its own (so each can use the partial
     index that fits its predicate, unlike one aggregate with FILTERs, which reads every row)."""
