@@ -30,7 +30,7 @@ from django.db import transaction
 from januscaler_refunds.billing.models import Invoice
 from januscaler_refunds.policy.calendar import KOLKATA, BusinessCalendar
 from januscaler_refunds.refunds import services
-from januscaler_refunds.refunds.models import Payout, Reason, Recommendation, RefundRequest
+from januscaler_refunds.refunds.models import Reason, Recommendation, RefundRequest
 
 APPROVING = (Recommendation.APPROVE, Recommendation.APPROVE_PARTIALLY, Recommendation.CREDIT_AT_DISCRETION)
 
@@ -206,8 +206,9 @@ class Story:
         people = self.people
         # Now and then a manager approves against a denial, above the refundable amount: the
         # override and its reason are recorded with the approval (section 4.3's escalation).
+        wanted = request.requested_amount or request.invoice.amount_paid
         override = (n % 29 == 0 and request.recommendation == Recommendation.DENY
-                    and request.refundable_amount is not None and request.invoice.amount_paid > request.refundable_amount)
+                    and request.refundable_amount is not None and wanted > request.refundable_amount)
         if request.recommendation not in APPROVING and not override:
             codes = [c for c in request.evaluation_codes if c][:3] or ["not_a_ground_dissatisfaction"]
             with at(decided):
@@ -219,10 +220,9 @@ class Story:
         if request.invoice.payment_method == Invoice.PaymentMethod.CRYPTO and request.customer.identity_verified is False:
             return request  # stays under review until the identity is verified (section 3)
         refundable = request.refundable_amount or Decimal("0")
-        wanted = request.requested_amount or request.invoice.amount_paid
         with at(decided):
             if override:
-                amount = request.invoice.amount_paid
+                amount = wanted
                 request = services.refund_request_approve(
                     request=request, actor=people.manager, amount=amount,
                     override_reason="Goodwill: outage confirmed by the account manager's call notes (manager override).",
@@ -243,8 +243,9 @@ class Story:
             if request.invoice.payment_method == Invoice.PaymentMethod.CRYPTO:
                 return services.refund_request_grant_credit(request=request, actor=people.finance, amount=amount,
                                                             note="Account credit at our discretion (section 4.3).")
+            # Section 4.3: back to the invoice's own payment method (the service refuses any other).
             return services.refund_request_record_payout(request=request, actor=people.finance,
-                                                         method=Payout.Method.CARD,
+                                                         method=request.invoice.payment_method,
                                                          reference=f"PAYOUT-{request.reference}", amount=amount)
 
     # --- triage --------------------------------------------------------------------------------
