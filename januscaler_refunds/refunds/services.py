@@ -17,7 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
@@ -26,6 +28,7 @@ from januscaler_refunds.billing.models import Invoice, PolicyVersion
 from januscaler_refunds.policy.codes import REASON_CODES
 from januscaler_refunds.policy.versions import NoPolicyInForce
 from januscaler_refunds.refunds import evaluation
+from januscaler_refunds.refunds.filenames import safe_document_name
 from januscaler_refunds.refunds.models import (
     UNSETTLED_STATES,
     AccountCredit,
@@ -194,6 +197,13 @@ def refund_request_create(
         )
     if requested_amount is not None and requested_amount < 0:
         raise TransitionRefused("request.requested_amount", "The requested amount cannot be negative.")
+    try:
+        # Replies go to this address: a CR/LF or a second address must never reach a mail header.
+        validate_email(requester_email.strip())
+    except ValidationError as exc:
+        raise TransitionRefused(
+            "request.requester_email", f"{requester_email.strip()[:80]!r} is not an email address."
+        ) from exc
     if timezone.is_naive(received_at):
         raise TransitionRefused("request.received_at", "received_at must carry a time zone.")
     try:
@@ -263,14 +273,14 @@ def document_attach(
         return None
     document = RefundDocument(
         request=request,
-        name=upload.name[:200],
+        name=safe_document_name(upload.name),
         content_type=upload.content_type,
         size=size,
         sha256=digest,
         source=upload.source,
         uploaded_by=_user_or_none(actor),
     )
-    document.file.save(upload.name, ContentFile(upload.content), save=False)
+    document.file.save(document.name, ContentFile(upload.content), save=False)
     document.save()
     if reevaluate:
         evaluation.evaluate_and_store(request)
