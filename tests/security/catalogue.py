@@ -4,7 +4,8 @@ Data only; ``test_catalogue.py`` feeds every entry to the real services and view
 when a new input path or a new trick turns up - the test picks it up by its kind.
 
 Outcomes:
-- ``refused``: a clear error naming the rule; nothing stored.
+- ``refused``: a clear error naming the rule; nothing stored (agents' uploads are judged by their
+  sniffed content against the allowlist, refunds/documents.py).
 - ``stored_safely``: accepted, stored inside MEDIA_ROOT under the request's folder, with no path
   component of the given name surviving.
 - ``download_only``: accepted, but only ever sent as an attachment with ``nosniff`` (never
@@ -42,7 +43,7 @@ FILENAMES = [
     Case("windows parent traversal", "filename", "..\\..\\..\\windows\\win.ini", "stored_safely"),
     Case("absolute unix path", "filename", "/etc/cron.d/evil", "stored_safely"),
     Case("traversal inside a folder name", "filename", "docs/../../../settings.py", "stored_safely"),
-    Case("NUL byte before an executable extension", "filename", "invoice.pdf\x00.exe", "stored_safely"),
+    Case("NUL byte before an executable extension", "filename", "invoice.pdf\x00.exe", "refused"),
     Case("newline in the name", "filename", "receipt\r\n.png", "stored_safely"),
     Case("only dots", "filename", "..", "stored_safely"),
 ]
@@ -55,9 +56,9 @@ POLYGLOTS = [
     Case("PDF with an HTML body", "polyglot", b"%PDF-1.4\n<html><body onload=alert(1)></body></html>\n%%EOF",
          "download_only", "application/pdf"),
     Case("HTML page named like a receipt", "polyglot", b"<!doctype html><script>fetch('/admin/')</script>",
-         "download_only", "text/html"),
+         "refused", "text/html"),
     Case("SVG with a script", "polyglot",
-         b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "download_only", "image/svg+xml"),
+         b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "refused", "image/svg+xml"),
 ]
 
 CSV_INJECTION = [

@@ -1,6 +1,6 @@
 """The request's state moves only along the state machine's edges, and only with a log row.
 
-PostgreSQL triggers (refunds migration 0003) back the ORM guards: whatever path writes the state -
+PostgreSQL triggers (refunds migration 0004) back the ORM guards: whatever path writes the state -
 raw SQL, ``_base_manager.update``, an instance whose ``__dict__`` was edited - an off-edge move is
 refused at once, an on-edge move without its transition-log row is refused at commit, and a value
 outside the choices is refused by a CHECK.

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('billing', '0003_choice_checks_append_only_triggers'),
         ('chargebacks', '0003_role_permissions'),
-        ('refunds', '0003_choice_checks_append_only_triggers'),
+        ('refunds', '0004_choice_checks_append_only_triggers'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -122,7 +122,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('billing', '0003_choice_checks_append_only_triggers'),
-        ('refunds', '0002_roles'),
+        ('refunds', '0003_payout_method_exception'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
