@@ -37,7 +37,7 @@ def test_a_stored_document_is_not_served_from_its_media_path(settings) -> None: 
     request = make_request()
     document = services.document_attach(
         request=request,
-        upload=services.DocumentUpload(name="page.html", content=b"<script>alert(1)</script>", content_type="text/html"),
+        upload=services.DocumentUpload(name="receipt.pdf", content=b"%PDF-1.4\n% receipt\n%%EOF", content_type="application/pdf"),
     )
     assert document is not None
     path = f"/{settings.MEDIA_URL.lstrip('/')}{document.file.name}"
