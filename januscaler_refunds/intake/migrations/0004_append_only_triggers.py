@@ -11,7 +11,7 @@ MUTABLE = ("outcome", "request_id")
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("intake", "0002_role_permissions"),
+        ("intake", "0003_mailbox_health"),
     ]
 
     operations = [
