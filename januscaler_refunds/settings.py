@@ -7,6 +7,7 @@ silently replaced by a default.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -71,6 +72,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_fsm",
     "import_export",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "januscaler_refunds.accounts",
     "januscaler_refunds.billing",
     "januscaler_refunds.refunds",
     "januscaler_refunds.chargebacks",
@@ -87,9 +92,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "januscaler_refunds.ops.logging.RequestContextMiddleware",
+    "januscaler_refunds.accounts.middleware.SecondFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a lockout raised during sign-in into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "januscaler_refunds.urls"
@@ -126,9 +136,43 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+# The console's address; moving it off /admin/ keeps scanners away from the login form.
+ADMIN_URL = os.environ.get("ADMIN_URL", "admin/")
+if not ADMIN_URL.endswith("/") or ADMIN_URL.startswith("/"):
+    raise ImproperlyConfigured(f"ADMIN_URL must end with '/' and not start with one, got {ADMIN_URL!r}")
+
+# Sign-in hardening (SECURITY.md, docs/security.md). django-axes locks a username+IP pair after
+# AXES_FAILURE_LIMIT failures for AXES_COOLOFF_MINUTES; behind a proxy, TRUSTED_PROXY_COUNT=1 takes
+# the client address from the last X-Forwarded-For entry (the one our proxy wrote).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The lock lasts AXES_COOLOFF_MINUTES from the lockout; tries during it do not extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_ENABLE_ADMIN = False  # listed by januscaler_refunds.accounts in the admin's own look
+AXES_CLIENT_IP_CALLABLE = "januscaler_refunds.accounts.client_ip.client_ip"
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT not in (0, 1):
+    raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT must be 0 or 1, got {TRUSTED_PROXY_COUNT}")
+# Roles (group names, or "superuser") that must pass a TOTP second factor before any admin page.
+# Default: managers and finance in production; nobody with DEBUG on, so the one-command demo
+# (`scripts/dev.py start`, demo users) works without an authenticator app.
+OTP_REQUIRED_ROLES = env_list("OTP_REQUIRED_ROLES", [] if DEBUG else ["manager", "finance"])
+OTP_TOTP_ISSUER = "Januscaler Refunds"
+# Idle sessions end after 8 hours; each request moves the expiry.
+SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 8 * 60 * 60)
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_COOKIE_HTTPONLY = True
 
 # --- Time and language -----------------------------------------------------------
 # The policy counts days in the company's zone (policy-decisions.md, "Time").
@@ -486,6 +530,53 @@ UNFOLD = {
                 ],
             },
         ],
+    },
+}
+
+# --- Production security (manage.py check --deploy; SECURITY.md) ------------------------
+# Behind a TLS-terminating proxy, say which header marks an HTTPS request:
+# SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO=https (only if the proxy always sets or strips it).
+
+_proxy_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "")
+if _proxy_header:
+    _name, _sep, _value = _proxy_header.partition("=")
+    if not _sep or not _name.startswith("HTTP_") or not _value:
+        raise ImproperlyConfigured(
+            f"SECURE_PROXY_SSL_HEADER must look like HTTP_X_FORWARDED_PROTO=https, got {_proxy_header!r}"
+        )
+    SECURE_PROXY_SSL_HEADER = (_name, _value)
+if not DEBUG:
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off")
+    if len(SECRET_KEY) < 50:
+        raise ImproperlyConfigured("SECRET_KEY must be at least 50 random characters when DEBUG is off")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 60 * 60)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+CSRF_COOKIE_HTTPONLY = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy on every response (django-csp 4). Unfold's Alpine.js is the standard
+# build, which compiles x-data/@click expressions with the Function constructor: the admin needs
+# 'unsafe-eval' for scripts (no inline <script> is allowed). Unfold and our templates set style
+# attributes, hence 'unsafe-inline' for styles only. Images: the SVG charts are inline markup;
+# data: covers the TOTP QR code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", "'unsafe-eval'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
     },
 }
 

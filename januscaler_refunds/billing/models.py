@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 
+from januscaler_refunds.db_checks import choice_checks
 from januscaler_refunds.policy.versions import AnnouncementTooLate, check_announcement
 
 MONEY: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
@@ -333,8 +334,9 @@ class LedgerEntry(models.Model):
         max_length=120, unique=True, help_text="Idempotency key: the same charge is never booked twice."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # PROTECT, not SET_NULL: the ledger is append-only (db_guards), so who booked it stays.
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
 
     class Meta:
@@ -343,3 +345,10 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} {self.currency}"
+
+
+choice_checks(Customer, "status")
+choice_checks(Invoice, "kind", "payment_method", "currency")
+choice_checks(InvoiceLine, "category")
+choice_checks(Incident, "cause")
+choice_checks(LedgerEntry, "kind", "currency")

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from januscaler_refunds.billing.models import MONEY, ZERO, Currency, Customer, Invoice
+from januscaler_refunds.db_checks import choice_checks
 from januscaler_refunds.refunds.models import AppendOnlyError, RefundRequest, StateFieldProtected
 
 
@@ -267,3 +268,8 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} #{self.attempt} {'ok' if self.ok else 'failed'}"
+
+
+choice_checks(Chargeback, "currency")
+choice_checks(Dispute, "state")
+choice_checks(SuspensionEvent, "kind")

@@ -289,8 +289,11 @@ def document_view(request: HttpRequest, object_id: str, document_id: str, *, mod
     )
     response["X-Content-Type-Options"] = "nosniff"
     if inline:
-        # Previews (images and PDFs only, never HTML or SVG) are framed by the review page.
+        # Previews (images and PDFs only, never HTML or SVG) are framed by the review page. The
+        # site-wide CSP (frame-ancestors 'none', object-src 'none') would block the frame and
+        # Chromium's PDF viewer, so a preview carries only the framing rule.
         response["X-Frame-Options"] = "SAMEORIGIN"
+        response["Content-Security-Policy"] = "frame-ancestors 'self'"
     return response
 
 

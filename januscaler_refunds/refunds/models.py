@@ -23,6 +23,7 @@ from januscaler_refunds.billing.models import (
     Invoice,
     PolicyVersion,
 )
+from januscaler_refunds.db_checks import choice_checks
 
 
 class State(models.TextChoices):
@@ -481,3 +482,12 @@ class ApprovalLimit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_limit} {self.currency}"
+
+
+choice_checks(
+    RefundRequest, "state", "reason", "currency", "recommendation", "review_deadline_status", "payout_deadline_status"
+)
+choice_checks(TransitionLog, "from_state", "to_state")
+choice_checks(Payout, "method", "currency")
+choice_checks(AccountCredit, "currency")
+choice_checks(CustomerMessage, "direction", "status")

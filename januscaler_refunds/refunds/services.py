@@ -15,7 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
 from django.core.files.base import File
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
@@ -25,6 +27,7 @@ from januscaler_refunds.policy.codes import REASON_CODES
 from januscaler_refunds.policy.versions import NoPolicyInForce
 from januscaler_refunds.refunds import documents, evaluation
 from januscaler_refunds.refunds.documents import DocumentUpload
+from januscaler_refunds.refunds.filenames import safe_document_name
 from januscaler_refunds.refunds.models import (
     UNSETTLED_STATES,
     AccountCredit,
@@ -200,6 +203,13 @@ def refund_request_create(
         )
     if requested_amount is not None and requested_amount < 0:
         raise TransitionRefused("request.requested_amount", "The requested amount cannot be negative.")
+    try:
+        # Replies go to this address: a CR/LF or a second address must never reach a mail header.
+        validate_email(requester_email.strip())
+    except ValidationError as exc:
+        raise TransitionRefused(
+            "request.requester_email", f"{requester_email.strip()[:80]!r} is not an email address."
+        ) from exc
     if timezone.is_naive(received_at):
         raise TransitionRefused("request.received_at", "received_at must carry a time zone.")
     try:
@@ -271,14 +281,14 @@ def document_attach(
                 return None
             document = RefundDocument(
                 request=request,
-                name=upload.name[:200],
+                name=safe_document_name(upload.name),
                 content_type=spooled.content_type,
                 size=spooled.size,
                 sha256=spooled.sha256,
                 source=upload.source,
                 uploaded_by=_user_or_none(actor),
             )
-            document.file.save(upload.name, File(spooled.file), save=False)
+            document.file.save(document.name, File(spooled.file), save=False)
             document.save()
     except documents.DocumentNotAccepted as exc:
         raise TransitionRefused(exc.rule, exc.message) from exc

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from januscaler_refunds.db_checks import choice_checks
+
 
 class ExportRecord(models.Model):
     class Format(models.TextChoices):
@@ -66,3 +68,6 @@ class ExportRecord(models.Model):
     @property
     def filename(self) -> str:
         return f"refund-report-{self.created_at:%Y%m%d-%H%M%S}-{self.pk}.{self.format}"
+
+
+choice_checks(ExportRecord, "status")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 from django.core import mail
 from django.utils import timezone
 from factories import make_request
@@ -46,8 +47,9 @@ def test_a_denial_names_reasons_with_sections(django_capture_on_commit_callbacks
 
 
 def test_the_sweep_requeues_messages_left_queued() -> None:
-    request = make_request()
-    CustomerMessage.objects.filter(request=request).update(created_at=timezone.now() - dt.timedelta(hours=1))
+    # Made an hour ago (customer messages are append-only, so the age is not written afterwards).
+    with time_machine.travel(timezone.now() - dt.timedelta(hours=1), tick=False):
+        request = make_request()
     assert resend_queued_customer_messages() == 1
     assert CustomerMessage.objects.get(request=request).status == CustomerMessage.Status.SENT
 

@@ -9,13 +9,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from factories import make_request
 
+from januscaler_refunds.refunds import services
 from januscaler_refunds.refunds.models import Payout
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_database_refuses_a_second_payout() -> None:
-    request = make_request()
+    # Approved through the services: the database also checks payout <= approved at commit.
+    request = services.refund_request_start_review(request=make_request(), actor=None)
+    request = services.refund_request_approve(request=request, actor=None, amount=Decimal("1.00"))
     Payout.objects.create(request=request, method="card", reference="A", amount=Decimal("1.00"),
                           currency="USD", paid_at=timezone.now())
     with pytest.raises(IntegrityError), transaction.atomic():
