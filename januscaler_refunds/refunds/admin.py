@@ -305,9 +305,11 @@ class RefundRequestAdmin(ModelAdmin):
             user = request.user
             may_review = user.has_perm("refunds.review_refundrequest")
             editable = may_review and refund.state in selectors.OPEN_STATES
+            page = selectors.review_page(refund)
             extra_context = {
                 **(extra_context or {}),
-                **selectors.review_page(refund),
+                **page,
+                **views.review_extras(refund, page),
                 "refund": refund,
                 "actions": views.bound_forms(refund, user),
                 "may_review": may_review,

@@ -119,6 +119,24 @@ def bound_forms(refund: RefundRequest, user: Any) -> list[tuple[ConsoleAction, f
     return [(action, action.form(refund=refund, user=user, auto_id=f"id_{action.name}_%s")) for action in available_actions(refund, user)]
 
 
+def review_extras(refund: RefundRequest, page: dict[str, Any]) -> dict[str, Any]:
+    """What the review page shows besides the selectors' data: its tabs and who logged it."""
+    log = page.get("log") or []
+    created = next((row for row in log if row.transition == "create"), None)
+    return {
+        "tabs": [
+            ("evaluation", "Evaluation", None),
+            ("history", "Customer history", None),
+            ("documents", "Documents", len(page.get("documents") or [])),
+            ("notes", "Notes", len(page.get("notes") or [])),
+            ("messages", "Messages", len(page.get("customer_messages") or [])),
+            ("log", "Log", len(log)),
+        ],
+        # Manual intake: name the person who logged it, not the channel ("admin").
+        "intake_actor": created.actor_label if created is not None else "",
+    }
+
+
 # --- plumbing -------------------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from januscaler_refunds.chargebacks.models import Chargeback
 from januscaler_refunds.policy.calendar import BusinessCalendar, end_of_day, local_date
 from januscaler_refunds.policy.codes import REASON_CODES
 from januscaler_refunds.policy.engine import deadline_status
+from januscaler_refunds.refunds import breakdown
 from januscaler_refunds.refunds.evaluation import business_calendar
 from januscaler_refunds.refunds.models import (
     OPEN_STATES,
@@ -182,10 +183,14 @@ def evaluation_checklist(request: RefundRequest) -> dict[str, Any]:
     ]
     return {
         "clauses": clauses,
+        "groups": breakdown.group_clauses(clauses),
+        "counts": breakdown.verdict_counts(clauses),
         "codes": codes,
         "lines": lines,
-        "lines_total": sum((line["allowed_dec"] for line in lines), ZERO),
-        "amount_paid": snapshot.get("amount_paid"),
+        "steps": breakdown.amount_steps(
+            snapshot=snapshot, reason=request.reason, requested=request.requested_amount,
+            verified_overcharge=request.verified_overcharge, refundable=request.refundable_amount,
+        ),
         "amount_explanation": snapshot.get("amount_explanation", ""),
         "evaluated_at": request.evaluated_at,
         "policy_version": snapshot.get("policy_version", ""),
