@@ -50,6 +50,12 @@ def number(amount: Any, currency: str) -> str:
     return f"{quantize(value, currency):,.{places}f}"
 
 
+def plain(amount: Any, currency: str) -> str:
+    """For machine files (CSV): no grouping, the currency's minor units ("1234.50", "1235")."""
+    value = _decimal(amount)
+    return "" if value is None else str(quantize(value, currency))
+
+
 def when(value: dt.datetime | dt.date | None) -> str:
     """A date-time in company time, "7 May 2026, 19:31"; a plain date as "7 May 2026"."""
     if value is None:

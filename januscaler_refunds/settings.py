@@ -134,6 +134,8 @@ LOGIN_URL = "admin:login"
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = os.environ.get("TIME_ZONE", "Asia/Kolkata")
 USE_I18N = True
+# One date-time format everywhere (formats/en_GB): "7 May 2026, 19:31", company time.
+FORMAT_MODULE_PATH = ["januscaler_refunds.formats"]
 USE_TZ = True
 
 # --- Static and media files -----------------------------------------------------

@@ -20,11 +20,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, DropdownFilter, RangeDateFilter
 from unfold.decorators import action, display
 from unfold.views import ChangeList as UnfoldChangeList
 
+from januscaler_refunds import formatting
 from januscaler_refunds.admin_mixins import ReadOnlyAdminMixin
 from januscaler_refunds.refunds import admin_views as views
 from januscaler_refunds.refunds import forms as f
@@ -61,6 +63,67 @@ DEADLINE_COLOURS = {"ok": "success", "near": "danger", "overdue": "danger", "pau
 
 
 # --- filters -----------------------------------------------------------------------------
+
+
+class OpenClosedFilter(admin.SimpleListFilter):
+    """The queue is a worklist: open requests unless the user asks for closed or all of them.
+
+    A state chosen in the state filter (e.g. "Approved" for payouts) wins over the default.
+    """
+
+    title = "open or closed"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("open", "Open"), ("closed", "Closed"), ("all", "All")]
+
+    def value(self) -> str | None:
+        return super().value() or None
+
+    def choices(self, changelist: Any) -> Any:
+        current = self.value() or ("all" if changelist.params.get("state__exact") else "open")
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": current == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[RefundRequest]) -> QuerySet[RefundRequest]:
+        value = self.value()
+        if value is None:
+            value = "all" if request.GET.get("state__exact") else "open"
+        if value == "open":
+            return queryset.filter(state__in=selectors.OPEN_STATES)
+        if value == "closed":
+            return queryset.exclude(state__in=selectors.OPEN_STATES)
+        return queryset
+
+
+# The queue's saved views: (key, title, query). Links on the admin index use the same queries.
+QUEUE_VIEWS: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("mine", "My work", {"assignee": "mine"}),
+    ("unassigned", "Unassigned", {"assignee": "unassigned"}),
+    ("near", "Due in 2 business days", {"deadline": "near"}),
+    ("overdue", "Overdue", {"deadline": "overdue"}),
+    ("payout", "Awaiting payout", {"state__exact": "approved"}),
+)
+QUEUE_SCOPES: tuple[tuple[str, str], ...] = (("open", "Open"), ("closed", "Closed"), ("all", "All"))
+
+
+def queue_views(request: HttpRequest) -> dict[str, Any]:
+    """The saved-view and open/closed links above the queue, marking the one in use."""
+    params = {k: v for k, v in request.GET.items() if k not in {"p", "o", "_changelist_filters"}}
+    views = []
+    for key, title, query in QUEUE_VIEWS:
+        views.append({"key": key, "title": title, "url": "?" + urlencode(query), "active": params == query})
+    scope = params.get("status") or ("all" if params.get("state__exact") else "open")
+    rest = {k: v for k, v in params.items() if k != "status"}
+    scopes = [
+        {"key": key, "title": title, "url": "?" + urlencode({**rest, "status": key}), "active": scope == key}
+        for key, title in QUEUE_SCOPES
+    ]
+    return {"queue_views": views, "queue_scopes": scopes}
 
 
 class DeadlineStatusFilter(DropdownFilter):
@@ -127,11 +190,10 @@ class QueueChangeList(UnfoldChangeList):
 
 @admin.register(RefundRequest)
 class RefundRequestAdmin(ModelAdmin):
+    # Fits 1440 px with the sidebar: the invoice and reason sit under the customer's name.
     list_display = [
         "reference",
         "customer_display",
-        "invoice_display",
-        "reason_display",
         "state_badge",
         "recommendation_badge",
         "amounts",
@@ -141,6 +203,7 @@ class RefundRequestAdmin(ModelAdmin):
     list_display_links = ["reference"]
     list_select_related = ["customer", "invoice", "assignee", "policy_version"]
     list_filter = [
+        OpenClosedFilter,
         ("state", ChoicesDropdownFilter),
         ("reason", ChoicesDropdownFilter),
         ("recommendation", ChoicesDropdownFilter),
@@ -160,6 +223,7 @@ class RefundRequestAdmin(ModelAdmin):
     actions = ["assign_to_me", "assign_to", "reevaluate"]
     change_form_template = "admin/refunds/refundrequest/review.html"
     change_list_template = "admin/refunds/refundrequest/change_list.html"
+    list_before_template = "admin/refunds/refundrequest/queue_views.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RefundRequest]:
         return selectors.queue_queryset(super().get_queryset(request))
@@ -182,15 +246,9 @@ class RefundRequestAdmin(ModelAdmin):
 
     @display(description="Customer", ordering="customer__name")
     def customer_display(self, obj: RefundRequest) -> str:
-        return obj.customer.name
-
-    @display(description="Invoice", ordering="invoice__number")
-    def invoice_display(self, obj: RefundRequest) -> str:
-        return obj.invoice.number
-
-    @display(description="Reason", ordering="reason")
-    def reason_display(self, obj: RefundRequest) -> str:
-        return obj.get_reason_display()
+        return format_html(
+            '{}<br><span class="jc-muted">{} · {}</span>', obj.customer.name, obj.invoice.number, obj.get_reason_display()
+        )
 
     @display(description="State", ordering="state", label=STATE_COLOURS)
     def state_badge(self, obj: RefundRequest) -> tuple[str, str]:
@@ -202,8 +260,8 @@ class RefundRequestAdmin(ModelAdmin):
 
     @display(description="Requested / refundable")
     def amounts(self, obj: RefundRequest) -> str:
-        requested = "—" if obj.requested_amount is None else f"{obj.requested_amount:,.2f}"
-        refundable = "—" if obj.refundable_amount is None else f"{obj.refundable_amount:,.2f}"
+        requested = formatting.number(obj.requested_amount, obj.currency)
+        refundable = formatting.number(obj.refundable_amount, obj.currency)
         return f"{requested} / {refundable} {obj.currency}"
 
     @display(description="Business days left", ordering="review_due_at", label=DEADLINE_COLOURS)
@@ -288,7 +346,7 @@ class RefundRequestAdmin(ModelAdmin):
         ]
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        extra_context = extra_context or {}
+        extra_context = {**(extra_context or {}), **queue_views(request)}
         if request.user.has_perm("refunds.export_refundrequest"):
             base = reverse("reports:refund_export")
             query = [(k, v) for k, values in request.GET.lists() for v in values if k not in {"p", "o"}]

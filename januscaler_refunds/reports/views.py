@@ -31,6 +31,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from januscaler_refunds.policy.codes import label_of
 from januscaler_refunds.reports import charts, selectors, services
 from januscaler_refunds.reports.models import ExportRecord
 
@@ -244,7 +245,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             ],
             title="Requests, approvals and denials per month",
         ),
-        "codes": charts.horizontal_bars([(c["code"], c["count"]) for c in data.codes], title="Top reason codes"),
+        "codes": charts.horizontal_bars([(label_of(c["code"]), c["count"]) for c in data.codes], title="Top reason codes"),
         "reasons": charts.horizontal_bars(
             [(r["label"], r["requests_year"]) for r in data.reasons], title="Requests per reason, last 12 months"
         ),
