@@ -56,6 +56,18 @@ def plain(amount: Any, currency: str) -> str:
     return "" if value is None else str(quantize(value, currency))
 
 
+def request_link(pk: int | None, reference: str) -> str:
+    """A request's reference as a link to its review page (every list shows it this way)."""
+    from django.urls import reverse
+    from django.utils.html import format_html
+
+    if pk is None:
+        return MISSING
+    return format_html(
+        '<a class="jc-ref" href="{}">{}</a>', reverse("admin:refunds_refundrequest_change", args=[pk]), reference
+    )
+
+
 def when(value: dt.datetime | dt.date | None) -> str:
     """A date-time in company time, "7 May 2026, 19:31"; a plain date as "7 May 2026"."""
     if value is None:

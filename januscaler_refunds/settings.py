@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "januscaler_refunds.errors.StyledErrorPagesMiddleware",
 ]
 
 ROOT_URLCONF = "januscaler_refunds.urls"

@@ -19,6 +19,7 @@ from unfold.contrib.import_export.forms import ImportForm
 
 from januscaler_refunds.admin_mixins import ReadOnlyAdminMixin
 from januscaler_refunds.billing.models import Invoice
+from januscaler_refunds.formatting import request_link
 from januscaler_refunds.intake import services
 from januscaler_refunds.intake.models import InboundMessage, RefundRequestImport, TriageItem
 from januscaler_refunds.intake.resources import RefundRequestResource
@@ -83,7 +84,7 @@ class DiscardForm(forms.Form):
 
 @admin.register(TriageItem)
 class TriageItemAdmin(ModelAdmin):
-    list_display = ["created_at", "reason", "sender", "subject", "status", "request", "resolve_links"]
+    list_display = ["created_at", "reason", "sender", "subject", "status", "request_ref", "resolve_links"]
     list_filter = ["status", "reason"]
     list_select_related = ["message", "request"]
     search_fields = ["message__subject", "message__from_address", "detail", "note"]
@@ -103,6 +104,10 @@ class TriageItemAdmin(ModelAdmin):
 
     def has_resolve_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("intake.resolve_triageitem")
+
+    @admin.display(description="Request")
+    def request_ref(self, item: TriageItem) -> str:
+        return request_link(item.request_id, item.request.reference) if item.request is not None else "—"
 
     @admin.display(description="From")
     def sender(self, item: TriageItem) -> str:

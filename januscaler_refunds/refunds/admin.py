@@ -37,6 +37,7 @@ from januscaler_refunds.refunds.models import (
     CustomerMessage,
     Payout,
     RefundRequest,
+    Transition,
     TransitionLog,
 )
 from januscaler_refunds.refunds.services import DocumentUpload, TransitionRefused
@@ -429,9 +430,25 @@ class RefundRequestAdmin(ModelAdmin):
 # --- read-only records (written only by services) ----------------------------------------
 
 
+class RequestLinkMixin:
+    """The request column of the records below: its reference, linked to the review page."""
+
+    @display(description="Request", ordering="request__reference")
+    def request_ref(self, obj: Any) -> str:
+        return formatting.request_link(obj.request_id, obj.request.reference)
+
+    @display(description="Amount", ordering="amount")
+    def amount_display(self, obj: Any) -> str:
+        return formatting.money(obj.amount, obj.currency)
+
+
 @admin.register(TransitionLog)
-class TransitionLogAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ["at", "request", "transition", "from_state", "to_state", "actor_label"]
+class TransitionLogAdmin(RequestLinkMixin, ReadOnlyAdminMixin, ModelAdmin):
+    list_display = ["at", "request_ref", "transition_display", "from_state", "to_state", "actor_label"]
+
+    @display(description="What happened", ordering="transition")
+    def transition_display(self, obj: TransitionLog) -> str:
+        return str(dict(Transition.choices).get(obj.transition, obj.transition))
     list_select_related = ["request"]
     list_filter = ["transition", "to_state"]
     search_fields = ["request__reference", "actor_label", "note"]
@@ -439,25 +456,29 @@ class TransitionLogAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 
 @admin.register(Payout)
-class PayoutAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ["request", "method", "reference", "amount", "currency", "paid_at", "recorded_by"]
+class PayoutAdmin(RequestLinkMixin, ReadOnlyAdminMixin, ModelAdmin):
+    list_display = ["request_ref", "method", "reference", "amount_display", "paid_at", "recorded_by"]
     list_select_related = ["request", "recorded_by"]
     list_filter = ["method", "currency"]
     search_fields = ["request__reference", "reference"]
 
 
 @admin.register(AccountCredit)
-class AccountCreditAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ["request", "amount", "currency", "granted_by", "created_at"]
+class AccountCreditAdmin(RequestLinkMixin, ReadOnlyAdminMixin, ModelAdmin):
+    list_display = ["request_ref", "amount_display", "granted_by", "created_at"]
     list_select_related = ["request", "granted_by"]
     search_fields = ["request__reference"]
 
 
 @admin.register(CustomerMessage)
-class CustomerMessageAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ["created_at", "request", "direction", "kind", "to_email", "subject", "status", "attempts"]
+class CustomerMessageAdmin(RequestLinkMixin, ReadOnlyAdminMixin, ModelAdmin):
+    list_display = ["created_at", "request_ref", "direction", "kind_display", "to_email", "subject", "status", "attempts"]
     list_select_related = ["request"]
     list_filter = ["direction", "kind", "status"]
+
+    @display(description="Kind", ordering="kind")
+    def kind_display(self, obj: CustomerMessage) -> str:
+        return obj.kind_label
     search_fields = ["request__reference", "to_email", "subject"]
     show_full_result_count = False
 

@@ -45,7 +45,9 @@ CONTENT_TYPES = {
 
 def _require(request: HttpRequest, perm: str) -> None:
     if not request.user.has_perm(perm):
-        raise PermissionDenied
+        from januscaler_refunds.refunds.admin_views import who_may
+
+        raise PermissionDenied(f"This page needs a permission your role does not have; {who_may(perm)} can open it.")
 
 
 def _download_name(record: ExportRecord) -> str:
