@@ -199,7 +199,7 @@ class RefundRequestAdmin(ModelAdmin):
         "recommendation_badge",
         "amounts",
         "days_left",
-        "assignee",
+        "assignee_display",
     ]
     list_display_links = ["reference"]
     list_select_related = ["customer", "invoice", "assignee", "policy_version"]
@@ -264,6 +264,12 @@ class RefundRequestAdmin(ModelAdmin):
         requested = formatting.number(obj.requested_amount, obj.currency)
         refundable = formatting.number(obj.refundable_amount, obj.currency)
         return f"{requested} / {refundable} {obj.currency}"
+
+    @display(description="Assignee", ordering="assignee__username")
+    def assignee_display(self, obj: RefundRequest) -> str:
+        if obj.assignee is None:
+            return format_html('<span class="jc-muted">Unassigned</span>')
+        return obj.assignee.get_username()
 
     @display(description="Business days left", ordering="review_due_at", label=DEADLINE_COLOURS)
     def days_left(self, obj: RefundRequest) -> tuple[str, str]:

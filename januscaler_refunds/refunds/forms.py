@@ -108,6 +108,8 @@ class DenyForm(TransitionForm):
                     "search": f"{label} {code} {info.description} section {info.section}".lower(),
                 })
             out.append((section, rows))
+        # The sections holding a proposed code come first, so what the evaluation proposes is in view.
+        out.sort(key=lambda group: not any(row["proposed"] for row in group[1]))
         return out
 
 
