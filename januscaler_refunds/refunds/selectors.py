@@ -178,7 +178,9 @@ def evaluation_checklist(request: RefundRequest) -> dict[str, Any]:
             "description": info.description if info else "",
         })
     lines = [
-        {**line, "allowed_dec": Decimal(line["allowed"]), "amount_dec": Decimal(line["amount"])}
+        {**line, "allowed_dec": Decimal(line["allowed"]), "amount_dec": Decimal(line["amount"]),
+         # The engine starts "why" with the stored category ("plan: ..."); the page shows its label.
+         "why": str(line.get("why", "")).removeprefix(f"{line.get('category', '')}: ")}
         for line in snapshot.get("lines", [])
     ]
     return {
