@@ -31,6 +31,12 @@ from januscaler_refunds.admin_mixins import ReadOnlyAdminMixin
 from januscaler_refunds.refunds import admin_views as views
 from januscaler_refunds.refunds import forms as f
 from januscaler_refunds.refunds import selectors, services
+from januscaler_refunds.refunds.admin_filters import (
+    MessageKindFilter,
+    OpenClosedFilter,
+    TransitionFilter,
+    queue_views,
+)
 from januscaler_refunds.refunds.models import (
     AccountCredit,
     ApprovalLimit,
@@ -64,67 +70,6 @@ DEADLINE_COLOURS = {"ok": "success", "near": "danger", "overdue": "danger", "pau
 
 
 # --- filters -----------------------------------------------------------------------------
-
-
-class OpenClosedFilter(admin.SimpleListFilter):
-    """The queue is a worklist: open requests unless the user asks for closed or all of them.
-
-    A state chosen in the state filter (e.g. "Approved" for payouts) wins over the default.
-    """
-
-    title = "open or closed"
-    parameter_name = "status"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("open", "Open"), ("closed", "Closed"), ("all", "All")]
-
-    def value(self) -> str | None:
-        return super().value() or None
-
-    def choices(self, changelist: Any) -> Any:
-        current = self.value() or ("all" if changelist.params.get("state__exact") else "open")
-        for lookup, title in self.lookup_choices:
-            yield {
-                "selected": current == lookup,
-                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
-                "display": title,
-            }
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[RefundRequest]) -> QuerySet[RefundRequest]:
-        value = self.value()
-        if value is None:
-            value = "all" if request.GET.get("state__exact") else "open"
-        if value == "open":
-            return queryset.filter(state__in=selectors.OPEN_STATES)
-        if value == "closed":
-            return queryset.exclude(state__in=selectors.OPEN_STATES)
-        return queryset
-
-
-# The queue's saved views: (key, title, query). Links on the admin index use the same queries.
-QUEUE_VIEWS: tuple[tuple[str, str, dict[str, str]], ...] = (
-    ("mine", "My work", {"assignee": "mine"}),
-    ("unassigned", "Unassigned", {"assignee": "unassigned"}),
-    ("near", "Due in 2 business days", {"deadline": "near"}),
-    ("overdue", "Overdue", {"deadline": "overdue"}),
-    ("payout", "Awaiting payout", {"state__exact": "approved"}),
-)
-QUEUE_SCOPES: tuple[tuple[str, str], ...] = (("open", "Open"), ("closed", "Closed"), ("all", "All"))
-
-
-def queue_views(request: HttpRequest) -> dict[str, Any]:
-    """The saved-view and open/closed links above the queue, marking the one in use."""
-    params = {k: v for k, v in request.GET.items() if k not in {"p", "o", "_changelist_filters"}}
-    views = []
-    for key, title, query in QUEUE_VIEWS:
-        views.append({"key": key, "title": title, "url": "?" + urlencode(query), "active": params == query})
-    scope = params.get("status") or ("all" if params.get("state__exact") else "open")
-    rest = {k: v for k, v in params.items() if k != "status"}
-    scopes = [
-        {"key": key, "title": title, "url": "?" + urlencode({**rest, "status": key}), "active": scope == key}
-        for key, title in QUEUE_SCOPES
-    ]
-    return {"queue_views": views, "queue_scopes": scopes}
 
 
 class DeadlineStatusFilter(DropdownFilter):
@@ -456,7 +401,7 @@ class TransitionLogAdmin(RequestLinkMixin, ReadOnlyAdminMixin, ModelAdmin):
     def transition_display(self, obj: TransitionLog) -> str:
         return str(dict(Transition.choices).get(obj.transition, obj.transition))
     list_select_related = ["request"]
-    list_filter = ["transition", "to_state"]
+    list_filter = [TransitionFilter, "to_state"]
     search_fields = ["request__reference", "actor_label", "note"]
     show_full_result_count = False
 
@@ -480,7 +425,7 @@ class AccountCreditAdmin(RequestLinkMixin, ReadOnlyAdminMixin, ModelAdmin):
 class CustomerMessageAdmin(RequestLinkMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["created_at", "request_ref", "direction", "kind_display", "to_email", "subject", "status", "attempts"]
     list_select_related = ["request"]
-    list_filter = ["direction", "kind", "status"]
+    list_filter = ["direction", MessageKindFilter, "status"]
 
     @display(description="Kind", ordering="kind")
     def kind_display(self, obj: CustomerMessage) -> str:

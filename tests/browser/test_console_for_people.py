@@ -354,6 +354,10 @@ def test_every_console_page_reads_in_plain_words_and_passes_axe(as_user: Any, wa
         ("agent-alerts", "/admin/deadlines/alert/"),
         ("agent-chargebacks", "/admin/chargebacks/chargeback/"),
         ("agent-exports", "/admin/reports/exports/"),
+        ("agent-log-a-request", "/admin/refunds/refundrequest/add/"),
+        ("agent-transition-log", "/admin/refunds/transitionlog/"),
+        ("agent-customer-messages", "/admin/refunds/customermessage/"),
+        ("agent-payouts", "/admin/refunds/payout/"),
     ):
         page.goto(url)
         walk.check(page, name)
