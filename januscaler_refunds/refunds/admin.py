@@ -32,6 +32,7 @@ from januscaler_refunds.refunds import admin_views as views
 from januscaler_refunds.refunds import forms as f
 from januscaler_refunds.refunds import selectors, services
 from januscaler_refunds.refunds.admin_filters import (
+    QUEUE_PAGE_FLAG,
     MessageKindFilter,
     OpenClosedFilter,
     TransitionFilter,
@@ -299,9 +300,12 @@ class RefundRequestAdmin(ModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         extra_context = {**(extra_context or {}), **queue_views(request)}
+        setattr(request, QUEUE_PAGE_FLAG, True)  # open requests by default, on this page only
         if request.user.has_perm("refunds.export_refundrequest"):
             base = reverse("reports:refund_export")
             query = [(k, v) for k, values in request.GET.lists() for v in values if k not in {"p", "o"}]
+            if "status" not in request.GET and "state__exact" not in request.GET:
+                query.append(("status", "open"))  # export what the page shows
             extra_context["export_links"] = [
                 (label, f"{base}?{urlencode([*query, ('format', fmt)])}") for label, fmt in (("Export CSV", "csv"), ("Export XLSX", "xlsx"))
             ]

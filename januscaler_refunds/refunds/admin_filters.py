@@ -16,11 +16,16 @@ from django.http import HttpRequest
 from januscaler_refunds.refunds import selectors
 from januscaler_refunds.refunds.models import MessageKind, RefundRequest, Transition
 
+QUEUE_PAGE_FLAG = "jc_queue_page"
+
 
 class OpenClosedFilter(admin.SimpleListFilter):
     """The queue is a worklist: open requests unless the user asks for closed or all of them.
 
-    A state chosen in the state filter (e.g. "Approved" for payouts) wins over the default.
+    A state chosen in the state filter (e.g. "Approved" for payouts) wins over the default. The
+    default applies to the queue page only (``QUEUE_PAGE_FLAG`` set by its changelist_view): the
+    report export replays the queue's query string, where no ``status`` has always meant every
+    request, and the queue's export links carry the ``status`` the user sees.
     """
 
     title = "open or closed"
@@ -44,7 +49,8 @@ class OpenClosedFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[RefundRequest]) -> QuerySet[RefundRequest]:
         value = self.value()
         if value is None:
-            value = "all" if request.GET.get("state__exact") else "open"
+            on_page = getattr(request, QUEUE_PAGE_FLAG, False)
+            value = "open" if on_page and not request.GET.get("state__exact") else "all"
         if value == "open":
             return queryset.filter(state__in=selectors.OPEN_STATES)
         if value == "closed":
