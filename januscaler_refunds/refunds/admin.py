@@ -413,6 +413,7 @@ class TransitionLogAdmin(RequestLinkMixin, ReadOnlyAdminMixin, ModelAdmin):
 @admin.register(Payout)
 class PayoutAdmin(RequestLinkMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["request_ref", "method", "reference", "amount_display", "paid_at", "recorded_by"]
+    list_display_links = ["amount_display"]  # the reference links to the review page (no nested links)
     list_select_related = ["request", "recorded_by"]
     list_filter = ["method", "currency"]
     search_fields = ["request__reference", "reference"]
@@ -421,6 +422,7 @@ class PayoutAdmin(RequestLinkMixin, ReadOnlyAdminMixin, ModelAdmin):
 @admin.register(AccountCredit)
 class AccountCreditAdmin(RequestLinkMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["request_ref", "amount_display", "granted_by", "created_at"]
+    list_display_links = ["amount_display"]
     list_select_related = ["request", "granted_by"]
     search_fields = ["request__reference"]
 
