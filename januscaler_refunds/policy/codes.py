@@ -1,14 +1,15 @@
 """Reason codes: the public names from the table in policy-decisions.md.
 
-Each code has the policy section(s) it comes from, an effect, and a plain-words description an agent
-can paste to a customer. Effects: ``block`` makes the recommendation "deny", ``info`` makes it "needs
+Each code has the policy section(s) it comes from, an effect, a plain-words description an agent
+can paste to a customer (the customer wording), and a short label for the console (the agent
+wording). Effects: ``block`` makes the recommendation "deny", ``info`` makes it "needs
 information", ``adjust`` changes the amount, ``note`` only informs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -35,6 +36,7 @@ class Code(StrEnum):
     MBG_ABUSE_REPORT = "mbg_abuse_report"
     CRYPTO_CREDIT_ONLY = "crypto_credit_only"
     BILLING_ERROR_NEEDS_VERIFICATION = "billing_error_needs_verification"
+    BILLING_ERROR_VERIFIED = "billing_error_verified"
     BILLING_ERROR_AMOUNT_MISSING = "billing_error_amount_missing"
     PARTIAL_PRORATED_UNUSED = "partial_prorated_unused"
     PARTIAL_SLA_DISRUPTION = "partial_sla_disruption"
@@ -42,6 +44,8 @@ class Code(StrEnum):
     NONREFUNDABLE_THIRD_PARTY_FEES = "nonrefundable_third_party_fees"
     NONREFUNDABLE_SETUP_FEES = "nonrefundable_setup_fees"
     CHARGEBACK_OPEN = "chargeback_open"
+    NOTHING_REFUNDABLE = "nothing_refundable"
+    CAP_REDUCED_BY_EARLIER_REFUNDS = "cap_reduced_by_earlier_refunds"
 
 
 class Effect(StrEnum):
@@ -56,12 +60,16 @@ class CodeInfo:
     code: Code
     sections: tuple[str, ...]
     effect: Effect
-    description: str
+    description: str  # customer wording
+    label: str = ""  # agent wording: what the console shows beside the code
 
     @property
-    def label(self) -> str:
-        """A few words for people (checklists, dashboards, the deny form); see ``LABELS``."""
-        return LABELS.get(self.code) or self.code.replace("_", " ").capitalize()
+    def customer_wording(self) -> str:
+        return self.description
+
+    @property
+    def agent_wording(self) -> str:
+        return self.label or self.description
 
     @property
     def section(self) -> str:
@@ -69,9 +77,9 @@ class CodeInfo:
         return ", ".join(self.sections)
 
 
-def _entry(code: Code, sections: str, effect: str, description: str) -> tuple[Code, CodeInfo]:
+def _entry(code: Code, sections: str, effect: str, description: str, label: str = "") -> tuple[Code, CodeInfo]:
     parts = tuple(section.strip() for section in sections.split(","))
-    return code, CodeInfo(code, parts, Effect(effect), description)
+    return code, CodeInfo(code, parts, Effect(effect), description, label)
 
 
 # code, section(s), effect, description - in the order of the policy-decisions.md table.
@@ -217,6 +225,14 @@ REASON_CODES: Mapping[Code, CodeInfo] = MappingProxyType(
                 "1, 4.2",
                 "note",
                 "The billing team verifies the overcharge before any refund.",
+                "Overcharge not yet verified",
+            ),
+            _entry(
+                Code.BILLING_ERROR_VERIFIED,
+                "1, 4.2",
+                "note",
+                "The billing team has checked your invoice and confirmed the overcharge.",
+                "Overcharge verified by an agent",
             ),
             _entry(
                 Code.BILLING_ERROR_AMOUNT_MISSING,
@@ -262,6 +278,22 @@ REASON_CODES: Mapping[Code, CodeInfo] = MappingProxyType(
                 "block",
                 "A chargeback on this invoice is open or already returned the money; a refund "
                 "would pay twice.",
+            ),
+            _entry(
+                Code.NOTHING_REFUNDABLE,
+                "4.4, 5",
+                "block",
+                "Nothing on this invoice can be refunded under the policy: the charges are "
+                "non-refundable or have already been refunded.",
+                "Nothing refundable",
+            ),
+            _entry(
+                Code.CAP_REDUCED_BY_EARLIER_REFUNDS,
+                "4.4",
+                "adjust",
+                "Part of this invoice was already refunded or credited on an earlier request, so "
+                "only the rest can be refunded now.",
+                "Earlier refunds on the invoice lower the cap",
             ),
         ]
     )
@@ -309,7 +341,15 @@ LABELS: Mapping[Code, str] = MappingProxyType(
         Code.NONREFUNDABLE_THIRD_PARTY_FEES: "Third-party fees not refundable",
         Code.NONREFUNDABLE_SETUP_FEES: "Setup and development fees not refundable",
         Code.CHARGEBACK_OPEN: "Chargeback on this invoice",
+        Code.BILLING_ERROR_VERIFIED: "Overcharge verified",
+        Code.NOTHING_REFUNDABLE: "Nothing refundable",
+        Code.CAP_REDUCED_BY_EARLIER_REFUNDS: "Earlier refunds on the invoice lower the cap",
     }
+)
+
+# Every entry of the table carries its label (an explicit one in the table wins).
+REASON_CODES = MappingProxyType(
+    {code: replace(info, label=info.label or LABELS[code]) for code, info in REASON_CODES.items()}
 )
 
 EFFECT_LABELS: Mapping[Effect, str] = MappingProxyType(

@@ -73,7 +73,7 @@ def amount_steps(*, snapshot: dict[str, Any], reason: str, requested: Decimal | 
     else:
         steps.append(Step("Nothing is refundable for this reason", Decimal(0), "dissatisfaction alone is not a ground (section 1)" if reason == "other" else ""))
     paid = _dec(snapshot.get("amount_paid"))
-    earlier = _dec(snapshot.get("earlier_refunds"))
+    earlier = _dec(snapshot.get("earlier_refunded"))
     steps.append(Step("Cap: paid on the invoice", paid, kind="cap"))
     if earlier:
         steps.append(Step("less earlier refunds on this invoice", earlier, kind="minus"))
