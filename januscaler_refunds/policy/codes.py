@@ -386,6 +386,7 @@ CLAUSE_LABELS: Mapping[str, str] = MappingProxyType(
         "non_refundable_charges": "Non-refundable charges",
         "chargebacks": "Chargebacks",
         "account_suspended": "Account not suspended",
+        "earlier_refunds": "Earlier refunds on this invoice",
     }
 )
 
