@@ -97,6 +97,7 @@ MIDDLEWARE = [
     "januscaler_refunds.accounts.middleware.SecondFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "januscaler_refunds.errors.StyledErrorPagesMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a lockout raised during sign-in into the 429 page.
     "axes.middleware.AxesMiddleware",
@@ -180,6 +181,8 @@ SESSION_COOKIE_HTTPONLY = True
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = os.environ.get("TIME_ZONE", "Asia/Kolkata")
 USE_I18N = True
+# One date-time format everywhere (formats/en_GB): "7 May 2026, 19:31", company time.
+FORMAT_MODULE_PATH = ["januscaler_refunds.formats"]
 USE_TZ = True
 
 # --- Static and media files -----------------------------------------------------

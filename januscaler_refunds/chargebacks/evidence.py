@@ -25,6 +25,7 @@ from django.utils import timezone
 from januscaler_refunds.billing.models import InvoiceLine, PolicyVersion, UsageRecord
 from januscaler_refunds.chargebacks import selectors
 from januscaler_refunds.chargebacks.models import Dispute
+from januscaler_refunds.formatting import plain
 from januscaler_refunds.policy.calendar import end_of_day, start_of_day
 from januscaler_refunds.refunds.models import CustomerMessage, RefundRequest, TransitionLog
 
@@ -93,7 +94,7 @@ def dispute_evidence_pack(dispute: Dispute) -> bytes:
     files["invoice_lines.csv"], counts["invoice_lines.csv"] = _csv(
         ["invoice_number", "line_no", "category", "description", "amount", "currency", "units", "service",
          "period_start", "period_end"],
-        ([invoice.number, li.line_no, li.category, li.description, f"{li.amount:.2f}", invoice.currency, li.units,
+        ([invoice.number, li.line_no, li.category, li.description, plain(li.amount, invoice.currency), invoice.currency, li.units,
           li.service, li.period_start, li.period_end] for li in lines),
     )
     files["usage.csv"], counts["usage.csv"] = _csv(

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from januscaler_refunds.chargebacks import selectors, webhooks
 from januscaler_refunds.chargebacks.models import Dispute, WebhookDelivery, WebhookEvent
+from januscaler_refunds.formatting import money
 from januscaler_refunds.policy.calendar import end_of_day, local_date
 from januscaler_refunds.refunds.evaluation import business_calendar
 
@@ -109,7 +110,7 @@ def scan_evidence_due() -> str:
                 subject=f"Chargeback {chargeback.ref}: dispute evidence {'overdue' if level == 'overdue' else 'due soon'}",
                 body=(
                     f"Evidence for chargeback {chargeback.ref} (invoice {chargeback.invoice.number}, "
-                    f"{chargeback.invoice.customer.email}, {chargeback.amount:.2f} {chargeback.currency}) "
+                    f"{chargeback.invoice.customer.email}, {money(chargeback.amount, chargeback.currency)}) "
                     f"is due by the end of {dispute.evidence_due:%Y-%m-%d}."
                 ),
             )

@@ -7,6 +7,7 @@ from unfold.admin import ModelAdmin, TabularInline
 
 from januscaler_refunds.admin_mixins import ReadOnlyAdminMixin
 from januscaler_refunds.deadlines.models import Alert, AlertNotification, DigestRun
+from januscaler_refunds.formatting import request_link
 
 
 class AlertNotificationInline(ReadOnlyAdminMixin, TabularInline):
@@ -32,7 +33,7 @@ class AlertAdmin(ReadOnlyAdminMixin, ModelAdmin):
     @admin.display(description="Subject", ordering="subject_id")
     def subject_display(self, obj: Alert) -> str:
         if obj.request_id is not None and obj.request is not None:
-            return obj.request.reference
+            return request_link(obj.request_id, obj.request.reference)
         return f"{obj.get_subject_type_display()} #{obj.subject_id}"
 
     @admin.display(description="Request state")

@@ -26,6 +26,7 @@ from unfold.widgets import (
 
 from januscaler_refunds.admin_mixins import ReadOnlyAdminMixin
 from januscaler_refunds.billing.models import Invoice
+from januscaler_refunds.formatting import request_link
 from januscaler_refunds.intake import services, triage
 from januscaler_refunds.intake.models import (
     InboundMessage,
@@ -117,7 +118,7 @@ class DiscardForm(forms.Form):
 
 @admin.register(TriageItem)
 class TriageItemAdmin(ModelAdmin):
-    list_display = ["created_at", "reason_explained", "sender", "subject", "status", "request", "resolve_links"]
+    list_display = ["created_at", "reason_explained", "sender", "subject", "status", "request_ref", "resolve_links"]
     list_filter = ["status", "reason"]
     list_select_related = ["message", "request"]
     search_fields = ["message__subject", "message__from_address", "detail", "note"]
@@ -137,6 +138,10 @@ class TriageItemAdmin(ModelAdmin):
 
     def has_resolve_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("intake.resolve_triageitem")
+
+    @admin.display(description="Request")
+    def request_ref(self, item: TriageItem) -> str:
+        return request_link(item.request_id, item.request.reference) if item.request is not None else "—"
 
     @admin.display(description="Why in triage", ordering="reason")
     def reason_explained(self, item: TriageItem) -> str:

@@ -9,7 +9,7 @@ information", ``adjust`` changes the amount, ``note`` only informs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -307,3 +307,107 @@ def describe(code: Code | str) -> CodeInfo:
 
 def effect_of(code: Code | str) -> Effect:
     return describe(code).effect
+
+
+# Short human labels, beside the table above: what the console, the dashboard and the deny form
+# show (the code itself is kept for a hover or a detail line). A test checks every code has one.
+LABELS: Mapping[Code, str] = MappingProxyType(
+    {
+        Code.WINDOW_EXPIRED: "Filed after the deadline",
+        Code.MISSING_DOCUMENTATION: "Supporting documents missing",
+        Code.ACCOUNT_UNPAID_INVOICES: "Earlier invoices unpaid",
+        Code.ACCOUNT_VIOLATION: "Open Terms or Acceptable Use violation",
+        Code.ACCOUNT_SUSPENDED: "Account suspended",
+        Code.IDENTITY_VERIFICATION_PENDING: "Identity verification pending",
+        Code.INVOICE_NOT_PAID: "Invoice not paid",
+        Code.INVOICE_CUSTOMER_MISMATCH: "Requester is not the invoice's customer",
+        Code.DUPLICATE_REQUEST: "Another request for this invoice is open",
+        Code.NOT_A_GROUND_DISSATISFACTION: "Dissatisfaction is not a ground",
+        Code.NOT_A_GROUND_THIRD_PARTY: "Third-party outage is not a ground",
+        Code.NOT_A_GROUND_FORCE_MAJEURE: "Force majeure is not a ground",
+        Code.SLA_NO_QUALIFYING_DOWNTIME: "No downtime beyond the SLA",
+        Code.MBG_NOT_NEW_CUSTOMER: "Guarantee: not a new customer",
+        Code.MBG_NOT_INITIAL_PURCHASE: "Guarantee: not the first order",
+        Code.MBG_ALREADY_USED: "Guarantee already used",
+        Code.MBG_CRYPTO_PAYMENT: "Guarantee: paid by cryptocurrency",
+        Code.MBG_EXTENSIVE_USE: "Guarantee: extensive use in the first 7 days",
+        Code.MBG_ABUSE_REPORT: "Guarantee: abuse reported in the first 7 days",
+        Code.CRYPTO_CREDIT_ONLY: "Cryptocurrency: account credit only",
+        Code.BILLING_ERROR_NEEDS_VERIFICATION: "Overcharge to be verified",
+        Code.BILLING_ERROR_AMOUNT_MISSING: "Overcharged amount not named",
+        Code.PARTIAL_PRORATED_UNUSED: "Prepaid credit: unused share only",
+        Code.PARTIAL_SLA_DISRUPTION: "SLA credit for the disruption only",
+        Code.NONREFUNDABLE_USAGE: "Usage fees not refundable",
+        Code.NONREFUNDABLE_THIRD_PARTY_FEES: "Third-party fees not refundable",
+        Code.NONREFUNDABLE_SETUP_FEES: "Setup and development fees not refundable",
+        Code.CHARGEBACK_OPEN: "Chargeback on this invoice",
+        Code.BILLING_ERROR_VERIFIED: "Overcharge verified",
+        Code.NOTHING_REFUNDABLE: "Nothing refundable",
+        Code.CAP_REDUCED_BY_EARLIER_REFUNDS: "Earlier refunds on the invoice lower the cap",
+    }
+)
+
+# Every entry of the table carries its label (an explicit one in the table wins).
+REASON_CODES = MappingProxyType(
+    {code: replace(info, label=info.label or LABELS[code]) for code, info in REASON_CODES.items()}
+)
+
+EFFECT_LABELS: Mapping[Effect, str] = MappingProxyType(
+    {
+        Effect.BLOCK: "Blocks the refund",
+        Effect.INFO: "Needs information",
+        Effect.ADJUST: "Changes the amount",
+        Effect.NOTE: "For information",
+    }
+)
+
+# The checklist's clause names (policy.clauses) and verdicts, as people read them.
+CLAUSE_LABELS: Mapping[str, str] = MappingProxyType(
+    {
+        "grounds": "Grounds for a refund",
+        "invoice_paid": "Invoice paid",
+        "billing_error": "Billing error",
+        "service_unavailability": "Service unavailability",
+        "new_customer": "New customer",
+        "initial_purchase": "First order",
+        "once_per_customer": "Guarantee used once per customer",
+        "crypto_payment": "Not paid by cryptocurrency",
+        "extensive_use": "No extensive use",
+        "abuse_report": "No abuse reports",
+        "filing_window": "Filed in time",
+        "documentation": "Supporting documents",
+        "prior_invoices_paid": "Earlier invoices paid",
+        "no_open_violations": "No open violations",
+        "identity_verification": "Identity verification",
+        "duplicate_request": "No other open request",
+        "requester_is_customer": "Requester is the customer",
+        "crypto_credit_only": "Cryptocurrency payments",
+        "prorated_unused": "Unused prepaid credit",
+        "non_refundable_charges": "Non-refundable charges",
+        "chargebacks": "Chargebacks",
+        "account_suspended": "Account not suspended",
+        "earlier_refunds": "Earlier refunds on this invoice",
+    }
+)
+
+VERDICT_LABELS: Mapping[str, str] = MappingProxyType(
+    {
+        "fail": "Fails",
+        "needs_information": "Needs information",
+        "note": "Note",
+        "pass": "Passes",
+        "not_applicable": "Not applicable",
+    }
+)
+
+
+def label_of(code: Code | str) -> str:
+    """The human label of a reason code; an unknown name is shown as it is, never dropped."""
+    try:
+        return describe(code).label
+    except (KeyError, ValueError):
+        return str(code).replace("_", " ").capitalize()
+
+
+def clause_label(name: str) -> str:
+    return CLAUSE_LABELS.get(name) or name.replace("_", " ").capitalize()

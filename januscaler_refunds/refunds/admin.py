@@ -20,21 +20,31 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, DropdownFilter, RangeDateFilter
 from unfold.decorators import action, display
 from unfold.views import ChangeList as UnfoldChangeList
 
+from januscaler_refunds import formatting
 from januscaler_refunds.admin_mixins import ReadOnlyAdminMixin
 from januscaler_refunds.refunds import admin_views as views
 from januscaler_refunds.refunds import forms as f
 from januscaler_refunds.refunds import selectors, services
+from januscaler_refunds.refunds.admin_filters import (
+    QUEUE_PAGE_FLAG,
+    MessageKindFilter,
+    OpenClosedFilter,
+    TransitionFilter,
+    queue_views,
+)
 from januscaler_refunds.refunds.models import (
     AccountCredit,
     ApprovalLimit,
     CustomerMessage,
     Payout,
     RefundRequest,
+    Transition,
     TransitionLog,
 )
 from januscaler_refunds.refunds.services import TransitionRefused
@@ -138,20 +148,20 @@ class QueueChangeList(UnfoldChangeList):
 
 @admin.register(RefundRequest)
 class RefundRequestAdmin(ModelAdmin):
+    # Fits 1440 px with the sidebar: the invoice and reason sit under the customer's name.
     list_display = [
         "reference",
         "customer_display",
-        "invoice_display",
-        "reason_display",
         "state_badge",
         "recommendation_badge",
         "amounts",
         "days_left",
-        "assignee",
+        "assignee_display",
     ]
     list_display_links = ["reference"]
     list_select_related = ["customer", "invoice", "assignee", "policy_version"]
     list_filter = [
+        OpenClosedFilter,
         ("state", ChoicesDropdownFilter),
         ("reason", ChoicesDropdownFilter),
         ("recommendation", ChoicesDropdownFilter),
@@ -172,6 +182,7 @@ class RefundRequestAdmin(ModelAdmin):
     actions = ["assign_to_me", "assign_to", "reevaluate"]
     change_form_template = "admin/refunds/refundrequest/review.html"
     change_list_template = "admin/refunds/refundrequest/change_list.html"
+    list_before_template = "admin/refunds/refundrequest/queue_views.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RefundRequest]:
         return selectors.queue_queryset(super().get_queryset(request))
@@ -194,15 +205,9 @@ class RefundRequestAdmin(ModelAdmin):
 
     @display(description="Customer", ordering="customer__name")
     def customer_display(self, obj: RefundRequest) -> str:
-        return obj.customer.name
-
-    @display(description="Invoice", ordering="invoice__number")
-    def invoice_display(self, obj: RefundRequest) -> str:
-        return obj.invoice.number
-
-    @display(description="Reason", ordering="reason")
-    def reason_display(self, obj: RefundRequest) -> str:
-        return obj.get_reason_display()
+        return format_html(
+            '{}<br><span class="jc-muted">{} · {}</span>', obj.customer.name, obj.invoice.number, obj.get_reason_display()
+        )
 
     @display(description="State", ordering="state", label=STATE_COLOURS)
     def state_badge(self, obj: RefundRequest) -> tuple[str, str]:
@@ -214,9 +219,15 @@ class RefundRequestAdmin(ModelAdmin):
 
     @display(description="Requested / refundable")
     def amounts(self, obj: RefundRequest) -> str:
-        requested = "—" if obj.requested_amount is None else f"{obj.requested_amount:,.2f}"
-        refundable = "—" if obj.refundable_amount is None else f"{obj.refundable_amount:,.2f}"
+        requested = formatting.number(obj.requested_amount, obj.currency)
+        refundable = formatting.number(obj.refundable_amount, obj.currency)
         return f"{requested} / {refundable} {obj.currency}"
+
+    @display(description="Assignee", ordering="assignee__username")
+    def assignee_display(self, obj: RefundRequest) -> str:
+        if obj.assignee is None:
+            return format_html('<span class="jc-muted">Unassigned</span>')
+        return obj.assignee.get_username()
 
     # The review deadline while open, the payout deadline while approved (selectors.attach_deadlines).
     @display(description="Business days left", ordering="review_due_at", label=DEADLINE_COLOURS)
@@ -303,10 +314,13 @@ class RefundRequestAdmin(ModelAdmin):
         ]
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        extra_context = extra_context or {}
+        extra_context = {**(extra_context or {}), **queue_views(request)}
+        setattr(request, QUEUE_PAGE_FLAG, True)  # open requests by default, on this page only
         if request.user.has_perm("refunds.export_refundrequest"):
             base = reverse("reports:refund_export")
             query = [(k, v) for k, values in request.GET.lists() for v in values if k not in {"p", "o"}]
+            if "status" not in request.GET and "state__exact" not in request.GET:
+                query.append(("status", "open"))  # export what the page shows
             extra_context["export_links"] = [
                 (label, f"{base}?{urlencode([*query, ('format', fmt)])}") for label, fmt in (("Export CSV", "csv"), ("Export XLSX", "xlsx"))
             ]
@@ -320,9 +334,11 @@ class RefundRequestAdmin(ModelAdmin):
             user = request.user
             may_review = user.has_perm("refunds.review_refundrequest")
             editable = may_review and refund.state in selectors.OPEN_STATES
+            page = selectors.review_page(refund)
             extra_context = {
                 **(extra_context or {}),
-                **selectors.review_page(refund),
+                **page,
+                **views.review_extras(refund, page),
                 "refund": refund,
                 "actions": views.bound_forms(refund, user),
                 "may_review": may_review,
@@ -387,35 +403,57 @@ class RefundRequestAdmin(ModelAdmin):
 # --- read-only records (written only by services) ----------------------------------------
 
 
+class RequestLinkMixin:
+    """The request column of the records below: its reference, linked to the review page."""
+
+    @display(description="Request", ordering="request__reference")
+    def request_ref(self, obj: Any) -> str:
+        return formatting.request_link(obj.request_id, obj.request.reference)
+
+    @display(description="Amount", ordering="amount")
+    def amount_display(self, obj: Any) -> str:
+        return formatting.money(obj.amount, obj.currency)
+
+
 @admin.register(TransitionLog)
-class TransitionLogAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ["at", "request", "transition", "from_state", "to_state", "actor_label"]
+class TransitionLogAdmin(RequestLinkMixin, ReadOnlyAdminMixin, ModelAdmin):
+    list_display = ["at", "request_ref", "transition_display", "from_state", "to_state", "actor_label"]
+
+    @display(description="What happened", ordering="transition")
+    def transition_display(self, obj: TransitionLog) -> str:
+        return str(dict(Transition.choices).get(obj.transition, obj.transition))
     list_select_related = ["request"]
-    list_filter = ["transition", "to_state"]
+    list_filter = [TransitionFilter, "to_state"]
     search_fields = ["request__reference", "actor_label", "note"]
     show_full_result_count = False
 
 
 @admin.register(Payout)
-class PayoutAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ["request", "method", "reference", "amount", "currency", "paid_at", "recorded_by"]
+class PayoutAdmin(RequestLinkMixin, ReadOnlyAdminMixin, ModelAdmin):
+    list_display = ["request_ref", "method", "reference", "amount_display", "paid_at", "recorded_by"]
+    list_display_links = ["amount_display"]  # the reference links to the review page (no nested links)
     list_select_related = ["request", "recorded_by"]
     list_filter = ["method", "currency"]
     search_fields = ["request__reference", "reference"]
 
 
 @admin.register(AccountCredit)
-class AccountCreditAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ["request", "amount", "currency", "granted_by", "created_at"]
+class AccountCreditAdmin(RequestLinkMixin, ReadOnlyAdminMixin, ModelAdmin):
+    list_display = ["request_ref", "amount_display", "granted_by", "created_at"]
+    list_display_links = ["amount_display"]
     list_select_related = ["request", "granted_by"]
     search_fields = ["request__reference"]
 
 
 @admin.register(CustomerMessage)
-class CustomerMessageAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ["created_at", "request", "direction", "kind", "to_email", "subject", "status", "attempts"]
+class CustomerMessageAdmin(RequestLinkMixin, ReadOnlyAdminMixin, ModelAdmin):
+    list_display = ["created_at", "request_ref", "direction", "kind_display", "to_email", "subject", "status", "attempts"]
     list_select_related = ["request"]
-    list_filter = ["direction", "kind", "status"]
+    list_filter = ["direction", MessageKindFilter, "status"]
+
+    @display(description="Kind", ordering="kind")
+    def kind_display(self, obj: CustomerMessage) -> str:
+        return obj.kind_label
     search_fields = ["request__reference", "to_email", "subject"]
     show_full_result_count = False
 

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
 from januscaler_refunds.refunds import forms as f
 from januscaler_refunds.refunds import review_services, services
-from januscaler_refunds.refunds.models import RefundDocument, RefundRequest
+from januscaler_refunds.refunds.models import RefundDocument, RefundRequest, State
 from januscaler_refunds.refunds.services import TransitionRefused
 
 Service = Callable[[RefundRequest, Any, dict[str, Any]], RefundRequest]
@@ -39,6 +40,8 @@ class ConsoleAction:
     submit: str = "Confirm"
     # Extra visibility on top of "the transition exists from this state and the user may run it".
     visible: Callable[[RefundRequest, Any], bool] = lambda refund, user: True
+    # The rule behind ``visible``, said to someone whose (forged or stale) POST it refuses.
+    hidden_because: str = ""
 
 
 def _crypto(refund: RefundRequest) -> bool:
@@ -57,6 +60,7 @@ ACTIONS: tuple[ConsoleAction, ...] = (
         variant="primary", submit="Resume review",
         # No fsm permission (intake resumes on the customer's answer); people need the review permission.
         visible=lambda r, u: u.has_perm("refunds.review_refundrequest"),
+        hidden_because="resuming a review needs the review permission (billing agents and managers)",
     ),
     ConsoleAction(
         "approve", "Approve", f.ApproveForm,
@@ -67,6 +71,8 @@ ACTIONS: tuple[ConsoleAction, ...] = (
         variant="primary", submit="Approve",
         # Section 4.3: approving a crypto-paid request means granting a credit, a manager's call.
         visible=lambda r, u: not _crypto(r) or u.has_perm("refunds.grant_credit_refundrequest"),
+        hidden_because="it was paid by cryptocurrency, so approving it grants an account credit "
+        "(section 4.3), which only a billing manager may do",
     ),
     ConsoleAction(
         "request_information", "Request information", f.RequestInformationForm,
@@ -85,18 +91,21 @@ ACTIONS: tuple[ConsoleAction, ...] = (
         ),
         variant="primary", submit="Record payout",
         visible=lambda r, u: not _crypto(r),
+        hidden_because="it was paid by cryptocurrency, which is settled as an account credit, not a payout (section 4.3)",
     ),
     ConsoleAction(
         "mark_credited", "Grant credit", f.GrantCreditForm,
         lambda r, u, d: services.refund_request_grant_credit(request=r, actor=u, amount=d["amount"], note=d["note"]),
         variant="primary", submit="Record credit",
         visible=lambda r, u: _crypto(r),
+        hidden_because="it was not paid by cryptocurrency, so it is refunded by a payout, not a credit (section 4.3)",
     ),
     ConsoleAction(
         "withdraw", "Withdraw", f.NoteForm,
         lambda r, u, d: services.refund_request_withdraw(request=r, actor=u, note=d["note"]),
         submit="Withdraw request",
         visible=lambda r, u: u.has_perm("refunds.review_refundrequest"),
+        hidden_because="withdrawing needs the review permission (billing agents and managers)",
     ),
 )
 ACTIONS_BY_NAME = {action.name: action for action in ACTIONS}
@@ -116,8 +125,57 @@ def available_actions(refund: RefundRequest, user: Any) -> list[ConsoleAction]:
     return out
 
 
+def who_may(perm: str) -> str:
+    """The roles (groups) holding ``perm``, for "who can do it instead" in a refusal."""
+    from django.contrib.auth.models import Group
+
+    app_label, _, codename = perm.partition(".")
+    names = list(
+        Group.objects.filter(permissions__codename=codename, permissions__content_type__app_label=app_label)
+        .order_by("name").values_list("name", flat=True)
+    )
+    return " or ".join(names) if names else "an administrator"
+
+
+def refusal(action: ConsoleAction, refund: RefundRequest, user: Any) -> str:
+    """Why ``action`` is not open to ``user`` on ``refund``: the one rule that refuses it."""
+    meta = getattr(RefundRequest, action.name)._django_fsm
+    state = refund.get_state_display().lower()
+    if not meta.has_transition(refund.state):
+        sources = [str(State(s).label).lower() for s in meta.transitions if s in State.values]
+        return (
+            f"{refund.reference} is {state}; {action.label.lower()} is possible only while a request is "
+            f"{' or '.join(sources)}."
+        )
+    transition = meta.get_transition(refund.state)
+    perm = getattr(transition, "permission", None)
+    if isinstance(perm, str) and not user.has_perm(perm):
+        return f"your role may not {action.label.lower()}; {who_may(perm)} can."
+    if not action.visible(refund, user):
+        return f"{refund.reference} cannot take this step: {action.hidden_because or 'it does not apply here'}."
+    return "it is not open to you on this request."
+
+
 def bound_forms(refund: RefundRequest, user: Any) -> list[tuple[ConsoleAction, f.TransitionForm]]:
     return [(action, action.form(refund=refund, user=user, auto_id=f"id_{action.name}_%s")) for action in available_actions(refund, user)]
+
+
+def review_extras(refund: RefundRequest, page: dict[str, Any]) -> dict[str, Any]:
+    """What the review page shows besides the selectors' data: its tabs and who logged it."""
+    log = page.get("log") or []
+    created = next((row for row in log if row.transition == "create"), None)
+    return {
+        "tabs": [
+            ("evaluation", "Evaluation", None),
+            ("history", "Customer history", None),
+            ("documents", "Documents", len(page.get("documents") or [])),
+            ("notes", "Notes", len(page.get("notes") or [])),
+            ("messages", "Messages", len(page.get("customer_messages") or [])),
+            ("log", "Log", len(log)),
+        ],
+        # Manual intake: name the person who logged it, not the channel ("admin").
+        "intake_actor": created.actor_label if created is not None else "",
+    }
 
 
 # --- plumbing -------------------------------------------------------------------------------
@@ -131,7 +189,9 @@ def change_url(refund: RefundRequest | int) -> str:
 def _load(model_admin: Any, request: HttpRequest, object_id: str) -> RefundRequest:
     refund = get_object_or_404(RefundRequest.objects.select_related("invoice", "customer", "policy_version"), pk=object_id)
     if not model_admin.has_view_permission(request, refund):
-        raise PermissionDenied
+        raise PermissionDenied(
+            f"Seeing refund requests needs the view permission; {who_may('refunds.view_refundrequest')} have it."
+        )
     return refund
 
 
@@ -158,8 +218,48 @@ def _call(request: HttpRequest, refund: RefundRequest, what: str, call: Callable
 
 # --- views (wired by RefundRequestAdmin.get_urls, wrapped in admin_view) --------------------
 
+_EDIT_NAMES = {
+    "change_reason_view": "Change reason",
+    "overcharge_view": "Verified overcharge",
+    "note_view": "Add note",
+    "reevaluate_view": "Re-evaluate",
+}
 
-@require_POST
+
+def post_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """POST runs the view; any other method gets a page saying where the button is (a 405 with
+    a body, not the empty one a browser shows as an error), and changes nothing."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, object_id: str, *args: Any, model_admin: Any, **kwargs: Any) -> HttpResponse:
+        if request.method == "POST":
+            return view(request, object_id, *args, model_admin=model_admin, **kwargs)
+        refund = _load(model_admin, request, object_id)
+        name = kwargs.get("name", "")
+        action = ACTIONS_BY_NAME.get(name)
+        if name and action is None:
+            raise Http404(f"There is no step called {name!r} for a refund request.")
+        what = action.label if action else _EDIT_NAMES.get(view.__name__, "This change")
+        open_to_you = action is None or action in available_actions(refund, request.user)
+        context = {
+            **model_admin.admin_site.each_context(request),
+            "title": f"{what}: use the button on the review page",
+            "refund": refund,
+            "what": what,
+            "is_transition": action is not None,
+            "open_to_you": open_to_you,
+            "refusal": "" if open_to_you or action is None else refusal(action, refund, request.user),
+            "review_url": change_url(refund),
+        }
+        response = TemplateResponse(request, "admin/refunds/refundrequest/post_only.html", context, status=405)
+        response["Allow"] = "POST"
+        return response
+
+    return wrapper
+
+
+
+@post_only
 def transition_view(request: HttpRequest, object_id: str, name: str, *, model_admin: Any) -> HttpResponse:
     refund = _load(model_admin, request, object_id)
     action = ACTIONS_BY_NAME.get(name)
@@ -174,11 +274,7 @@ def transition_view(request: HttpRequest, object_id: str, name: str, *, model_ad
         )
         return HttpResponseRedirect(change_url(refund))
     if action not in available_actions(refund, request.user):
-        messages.error(
-            request,
-            f"{action.label} refused: not possible on {refund.reference} while it is "
-            f"{refund.get_state_display().lower()}, or not permitted for your role.",
-        )
+        messages.error(request, f"{action.label} refused: {refusal(action, refund, request.user)}")
         return HttpResponseRedirect(change_url(refund))
     form = action.form(request.POST, refund=refund, user=request.user)
     if not form.is_valid():
@@ -210,7 +306,7 @@ def _edit(
     return _call(request, refund, what, lambda: call(refund, form.cleaned_data), success)
 
 
-@require_POST
+@post_only
 def change_reason_view(request: HttpRequest, object_id: str, *, model_admin: Any) -> HttpResponse:
     return _edit(
         request, object_id, model_admin, f.ChangeReasonForm, "Change reason",
@@ -219,7 +315,7 @@ def change_reason_view(request: HttpRequest, object_id: str, *, model_admin: Any
     )
 
 
-@require_POST
+@post_only
 def overcharge_view(request: HttpRequest, object_id: str, *, model_admin: Any) -> HttpResponse:
     return _edit(
         request, object_id, model_admin, f.VerifiedOverchargeForm, "Verified overcharge",
@@ -228,7 +324,7 @@ def overcharge_view(request: HttpRequest, object_id: str, *, model_admin: Any) -
     )
 
 
-@require_POST
+@post_only
 def note_view(request: HttpRequest, object_id: str, *, model_admin: Any) -> HttpResponse:
     return _edit(
         request, object_id, model_admin, f.InternalNoteForm, "Note",
@@ -246,7 +342,7 @@ def uploads_of(files: list[Any]) -> list[services.DocumentUpload]:
     ]
 
 
-@require_POST
+@post_only
 def documents_view(request: HttpRequest, object_id: str, *, model_admin: Any) -> HttpResponse:
     return _edit(
         request, object_id, model_admin, f.AddDocumentsForm, "Add documents",
@@ -258,7 +354,7 @@ def documents_view(request: HttpRequest, object_id: str, *, model_admin: Any) ->
     )
 
 
-@require_POST
+@post_only
 def payout_method_view(request: HttpRequest, object_id: str, *, model_admin: Any) -> HttpResponse:
     return _edit(
         request, object_id, model_admin, f.PayoutMethodExceptionForm, "Payout method exception",
@@ -269,7 +365,7 @@ def payout_method_view(request: HttpRequest, object_id: str, *, model_admin: Any
     )
 
 
-@require_POST
+@post_only
 def reevaluate_view(request: HttpRequest, object_id: str, *, model_admin: Any) -> HttpResponse:
     refund = _load(model_admin, request, object_id)
     return _call(

@@ -53,14 +53,27 @@ class RequestInformationForm(TransitionForm):
     missing = _text(label="What is missing", help_text="Sent to the customer word for word.")
 
 
-def reason_code_choices() -> list[tuple[str, str]]:
-    return [(str(code), f"{code} — § {info.section}: {info.description}") for code, info in REASON_CODES.items()]
+def reason_code_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """Every reason code by its label, grouped by the first policy section it comes from."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for code, info in REASON_CODES.items():
+        groups.setdefault(f"Section {info.sections[0]}", []).append((str(code), info.label))
+    return sorted(groups.items(), key=lambda item: [int(p) for p in item[0].split()[1].split(".")])
+
+
+def denial_message(codes: list[str]) -> str:
+    """The customer message a denial starts from: each reason's customer wording and section."""
+    lines = [
+        f"- {REASON_CODES[c].description} (Refund Policy, section {REASON_CODES[c].section})"  # type: ignore[index]
+        for c in codes if c in REASON_CODES
+    ]
+    return "\n".join(lines)
 
 
 class DenyForm(TransitionForm):
     codes = forms.MultipleChoiceField(
         choices=reason_code_choices,
-        widget=uw.UnfoldAdminSelectMultipleWidget(attrs={"size": 8}),
+        widget=forms.CheckboxSelectMultiple,
         label="Reason codes",
         help_text="Each code is explained to the customer with its policy section.",
     )
@@ -68,9 +81,36 @@ class DenyForm(TransitionForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Prefill with the blocking codes the evaluation raised.
-        blocking = [c for c in self.refund.evaluation_codes if c in REASON_CODES and REASON_CODES[c].effect == "block"]
-        self.fields["codes"].initial = blocking
+        # Propose the blocking codes the evaluation raised; without any, what it asked for.
+        evaluated = [c for c in self.refund.evaluation_codes if c in REASON_CODES]
+        proposed = [c for c in evaluated if REASON_CODES[c].effect == "block"] or [  # type: ignore[index]
+            c for c in evaluated if REASON_CODES[c].effect == "info"  # type: ignore[index]
+        ]
+        self.proposed = proposed
+        self.fields["codes"].initial = proposed
+        self.fields["message"].initial = denial_message(proposed)
+
+    @property
+    def proposed_count(self) -> int:
+        return len(self.proposed)
+
+    def grouped_codes(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        """The checkbox groups as the deny dialog shows them (proposed codes ticked)."""
+        checked = set(self["codes"].value() or [])
+        out = []
+        for section, options in reason_code_choices():
+            rows = []
+            for code, label in options:
+                info = REASON_CODES[code]  # type: ignore[index]
+                rows.append({
+                    "code": code, "label": label, "wording": info.description, "section": info.section,
+                    "effect": str(info.effect), "proposed": code in self.proposed, "checked": code in checked,
+                    "search": f"{label} {code} {info.description} section {info.section}".lower(),
+                })
+            out.append((section, rows))
+        # The sections holding a proposed code come first, so what the evaluation proposes is in view.
+        out.sort(key=lambda group: not any(row["proposed"] for row in group[1]))
+        return out
 
 
 def proposed_amount(refund: RefundRequest) -> Decimal | None:

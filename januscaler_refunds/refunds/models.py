@@ -321,6 +321,21 @@ class AppendOnlyError(Exception):
     """The transition log is append-only."""
 
 
+class Transition(models.TextChoices):
+    """The names ``TransitionLog.transition`` stores (free text there), with their labels."""
+
+    CREATE = "create", "Logged"
+    START_REVIEW = "start_review", "Review started"
+    REQUEST_INFORMATION = "request_information", "Information requested"
+    RESUME_REVIEW = "resume_review", "Review resumed"
+    APPROVE = "approve", "Approved"
+    DENY = "deny", "Denied"
+    WITHDRAW = "withdraw", "Withdrawn"
+    MARK_PAID = "mark_paid", "Payout recorded"
+    MARK_CREDITED = "mark_credited", "Credit granted"
+    CHANGE_REASON = "change_reason", "Reason changed"
+
+
 class TransitionLogQuerySet(models.QuerySet["TransitionLog"]):
     def update(self, **kwargs: Any) -> int:
         raise AppendOnlyError("The transition log is append-only; rows cannot be updated.")
@@ -440,6 +455,18 @@ class InternalNote(models.Model):
         return self.body[:60]
 
 
+class MessageKind(models.TextChoices):
+    """What a customer message is (``CustomerMessage.kind``; the column keeps free text)."""
+
+    ACKNOWLEDGEMENT = "acknowledgement", "Acknowledgement"
+    INFORMATION_REQUEST = "information_request", "Information request"
+    DECISION = "decision", "Decision"
+    PAYOUT_CONFIRMATION = "payout_confirmation", "Payout confirmation"
+    CREDIT_CONFIRMATION = "credit_confirmation", "Credit confirmation"
+    REPLY = "reply", "Customer's reply"
+    REQUEST = "request", "Customer's request"
+
+
 class CustomerMessage(models.Model):
     """A message to or from the customer about a request: what was said and whether it went out."""
 
@@ -471,6 +498,11 @@ class CustomerMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()}: {self.subject}"
+
+    @property
+    def kind_label(self) -> str:
+        labels = dict(MessageKind.choices)
+        return str(labels.get(self.kind, self.kind.replace("_", " ").capitalize()))
 
 
 class ApprovalLimit(models.Model):

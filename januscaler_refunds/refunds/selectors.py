@@ -19,6 +19,7 @@ from januscaler_refunds.billing.models import ZERO, Invoice
 from januscaler_refunds.chargebacks.models import Chargeback
 from januscaler_refunds.deadlines import readtime
 from januscaler_refunds.policy.codes import REASON_CODES
+from januscaler_refunds.refunds import breakdown
 from januscaler_refunds.refunds.models import (
     OPEN_STATES,  # noqa: F401 - re-exported: the admin reads selectors.OPEN_STATES
     AccountCredit,
@@ -146,19 +147,21 @@ def evaluation_checklist(request: RefundRequest) -> dict[str, Any]:
             "description": info.description if info else "",
         })
     lines = [
-        {**line, "allowed_dec": Decimal(line["allowed"]), "amount_dec": Decimal(line["amount"])}
+        {**line, "allowed_dec": Decimal(line["allowed"]), "amount_dec": Decimal(line["amount"]),
+         # The engine starts "why" with the stored category ("plan: ..."); the page shows its label.
+         "why": str(line.get("why", "")).removeprefix(f"{line.get('category', '')}: ")}
         for line in snapshot.get("lines", [])
     ]
     return {
         "clauses": clauses,
+        "groups": breakdown.group_clauses(clauses),
+        "counts": breakdown.verdict_counts(clauses),
         "codes": codes,
         "lines": lines,
-        "lines_total": sum((line["allowed_dec"] for line in lines), ZERO),
-        "amount_paid": snapshot.get("amount_paid"),
-        # Section 4.4: the cap is paid less what earlier requests on the invoice paid out or credited
-        # (absent from snapshots made before this reading: then the cap is the amount paid).
-        "earlier_refunded": Decimal(snapshot.get("earlier_refunded") or 0),
-        "refund_cap": snapshot.get("refund_cap", snapshot.get("amount_paid")),
+        "steps": breakdown.amount_steps(
+            snapshot=snapshot, reason=request.reason, requested=request.requested_amount,
+            verified_overcharge=request.verified_overcharge, refundable=request.refundable_amount,
+        ),
         "amount_explanation": snapshot.get("amount_explanation", ""),
         "evaluated_at": request.evaluated_at,
         "policy_version": snapshot.get("policy_version", ""),

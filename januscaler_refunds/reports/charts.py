@@ -40,14 +40,16 @@ def grouped_bars(
     height: int = 240,
 ) -> SafeString:
     """Vertical bars: one group per category, one bar (or stack segment) per series."""
-    left, right, top, bottom = 44, 8, 28, 36
-    plot_w, plot_h = width - left - right, height - top - bottom
+    right, top, bottom = 8, 28, 36
     n = max(1, len(categories))
     if stacked:
         peak = max((sum(float(s[1][i]) for s in series) for i in range(len(categories))), default=0.0)
     else:
         peak = max((float(v) for _, values in series for v in values), default=0.0)
     top_value = _nice_max(peak)
+    # Room for the widest axis label ("1,000,000" for INR amounts), not a fixed 44 px.
+    left = max(44, 14 + 7 * len(_fmt(top_value)))
+    plot_w, plot_h = width - left - right, height - top - bottom
     group_w = plot_w / n
     bar_w = group_w * 0.8 / (1 if stacked else max(1, len(series)))
     parts = [

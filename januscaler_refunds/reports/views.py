@@ -32,6 +32,7 @@ from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from januscaler_refunds.policy.codes import label_of
 from januscaler_refunds.reports import charts, selectors, services
 from januscaler_refunds.reports.models import ExportRecord
 
@@ -49,7 +50,9 @@ CONTENT_TYPES = {
 
 def _require(request: HttpRequest, perm: str) -> None:
     if not request.user.has_perm(perm):
-        raise PermissionDenied
+        from januscaler_refunds.refunds.admin_views import who_may
+
+        raise PermissionDenied(f"This page needs a permission your role does not have; {who_may(perm)} can open it.")
 
 
 def _download_name(record: ExportRecord) -> str:
@@ -255,7 +258,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             ],
             title="Requests, approvals and denials per month",
         ),
-        "codes": charts.horizontal_bars([(c["code"], c["count"]) for c in data.codes], title="Top reason codes"),
+        "codes": charts.horizontal_bars([(label_of(c["code"]), c["count"]) for c in data.codes], title="Top reason codes"),
         "reasons": charts.horizontal_bars(
             [(r["label"], r["requests_year"]) for r in data.reasons], title="Requests per reason, last 12 months"
         ),

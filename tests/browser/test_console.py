@@ -63,7 +63,9 @@ def act(page: Any, name: str, **fields: str) -> None:
     for field, value in fields.items():
         target = form.locator(f'[name="{field}"]')
         if field == "codes":
-            target.select_option(value.split(","))
+            # Checkboxes, the evaluation's proposals ticked: tick exactly the codes asked for.
+            for box in form.locator('input[name="codes"]').all():
+                box.set_checked(box.get_attribute("value") in value.split(","))
         else:
             target.fill(value)
     form.locator(f'button[data-submit="{name}"]').click()

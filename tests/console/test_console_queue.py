@@ -145,5 +145,5 @@ def test_export_links_only_for_exporters(agent_user: Any, manager_user: Any) -> 
     export = reverse("reports:refund_export")
     assert export not in client_as(agent_user).get(QUEUE).content.decode()
     html = client_as(manager_user).get(QUEUE, {"state": "submitted"}).content.decode()
-    assert f"{export}?state=submitted&amp;format=csv" in html
-    assert f"{export}?state=submitted&amp;format=xlsx" in html
+    assert f"{export}?state=submitted&amp;status=open&amp;format=csv" in html
+    assert f"{export}?state=submitted&amp;status=open&amp;format=xlsx" in html

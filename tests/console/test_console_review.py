@@ -35,7 +35,7 @@ def test_review_page_shows_checklist_breakdown_history_and_log(agent_user: Any) 
     LedgerEntry.objects.create(customer=customer, kind="payment", amount=Decimal("-5.00"), currency="USD",
                                description="paid", source_key="k2")
     html = client_as(agent_user).get(change_url(refund)).content.decode()
-    for expected in ("Policy checklist", "✓", "Refundable amount", "INV-OLD-1", "CB-9", "balance 10.00",
+    for expected in ("What decides this request", "✓", "How the refundable amount adds up", "INV-OLD-1", "CB-9", "balance 10.00",
                      "Acceptable use policy", "shot.png", "create", 'data-testid="deadline"', "business day"):
         assert expected in html, expected
 
