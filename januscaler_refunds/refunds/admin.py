@@ -28,7 +28,7 @@ from unfold.views import ChangeList as UnfoldChangeList
 from januscaler_refunds.admin_mixins import ReadOnlyAdminMixin
 from januscaler_refunds.refunds import admin_views as views
 from januscaler_refunds.refunds import forms as f
-from januscaler_refunds.refunds import selectors, services
+from januscaler_refunds.refunds import queue, selectors, services
 from januscaler_refunds.refunds.models import (
     AccountCredit,
     ApprovalLimit,
@@ -141,6 +141,7 @@ class RefundRequestAdmin(ModelAdmin):
     list_display_links = ["reference"]
     list_select_related = ["customer", "invoice", "assignee", "policy_version"]
     list_filter = [
+        queue.WorkFilter,
         ("state", ChoicesDropdownFilter),
         ("reason", ChoicesDropdownFilter),
         ("recommendation", ChoicesDropdownFilter),
@@ -152,9 +153,10 @@ class RefundRequestAdmin(ModelAdmin):
     list_filter_submit = True
     list_fullwidth = True
     search_fields = ["reference", "invoice__number", "customer__email", "customer__name", "requester_email"]
-    search_help_text = "Reference, invoice number, customer email or name"
-    ordering = ["review_due_at", "received_at"]
+    search_help_text = "Reference, invoice number or email (exact or the start), or part of a customer's name"
+    ordering = queue.QUEUE_ORDERING
     show_full_result_count = False
+    paginator = queue.EstimatedCountPaginator
     list_per_page = 50
     autocomplete_fields = ["invoice"]
     actions = ["assign_to_me", "assign_to", "reevaluate"]
@@ -166,6 +168,11 @@ class RefundRequestAdmin(ModelAdmin):
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return QueueChangeList
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[RefundRequest], search_term: str
+    ) -> tuple[QuerySet[RefundRequest], bool]:
+        return queue.search(queryset, search_term), False
 
     # Nothing on a request is edited through the stock form: the review page's own forms call
     # services, and the state only moves through transitions.
