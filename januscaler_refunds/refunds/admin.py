@@ -115,6 +115,9 @@ class ReceivedDateRangeFilter(RangeDateFilter):
         return queryset.filter(**filters)
 
 
+queue.cache_unfold_result_headers()
+
+
 class QueueChangeList(UnfoldChangeList):
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)

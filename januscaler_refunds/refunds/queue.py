@@ -161,3 +161,28 @@ class EstimatedCountPaginator(Paginator):
             if self.approximate:
                 return max(1, int(number))
             raise
+
+
+def cache_unfold_result_headers() -> None:
+    """Compute the list's column headers once per page instead of once per row.
+
+    unfold's ``items_for_result`` calls ``result_headers(cl)`` for every row (550 header
+    computations for a 50-row, 11-column queue page: about a third of the page's Python time at
+    1M requests, issue 14). The headers depend only on the changelist, so keep them on it. The
+    dicts are only read, so sharing them between rows is safe.
+    """
+    from unfold.templatetags import unfold_list
+
+    original = unfold_list.result_headers
+    if getattr(original, "cached_per_changelist", False):
+        return
+
+    def result_headers(cl: Any) -> Any:
+        cached = getattr(cl, "_cached_result_headers", None)
+        if cached is None:
+            cached = list(original(cl))
+            cl._cached_result_headers = cached
+        return iter(cached)
+
+    result_headers.cached_per_changelist = True  # type: ignore[attr-defined]
+    unfold_list.result_headers = result_headers

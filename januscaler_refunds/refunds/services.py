@@ -8,6 +8,7 @@ commands, imports and tasks call these; they hold no business rules themselves.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import re
@@ -84,9 +85,35 @@ def _require_perm(actor: Actor, perm: str, rule: str, what: str) -> None:
 def _locked(request: RefundRequest) -> RefundRequest:
     """Re-read the request under a row lock so two racing transitions serialise.
 
-    The second one waits, then sees the state the first one left and is refused.
+    The second one waits, then sees the state the first one left and is refused. The evaluation
+    JSON (~4.6 KB, TOASTed) is left out: no transition reads it, and reading it cost a fifth of
+    an approval at 1M requests (issue 14). ``_run_transition`` saves only what changed since.
     """
-    return RefundRequest.objects.select_for_update().select_related("invoice", "customer").get(pk=request.pk)
+    locked = (
+        RefundRequest.objects.select_for_update().select_related("invoice", "customer").defer("evaluation").get(pk=request.pk)
+    )
+    locked._values_when_locked = _field_values(locked)  # type: ignore[attr-defined]
+    return locked
+
+
+def _field_values(request: RefundRequest) -> dict[str, Any]:
+    deferred = request.get_deferred_fields()
+    return {
+        f.attname: copy.deepcopy(getattr(request, f.attname))
+        for f in request._meta.concrete_fields
+        if f.attname not in deferred
+    }
+
+
+def _save_changes(request: RefundRequest) -> None:
+    """Save the fields the service and the transition changed (all of them if not read by _locked)."""
+    before = getattr(request, "_values_when_locked", None)
+    if before is None:
+        request.save()
+        return
+    changed = [name for name, value in _field_values(request).items() if before.get(name) != value]
+    request.save(update_fields=sorted({*changed, "state", "updated_at"}))
+    request._values_when_locked = _field_values(request)  # type: ignore[attr-defined]
 
 
 def _run_transition(
@@ -122,7 +149,7 @@ def _run_transition(
         method(*args)
     except TransitionNotAllowed as exc:  # a condition changed between the checks and the call
         raise TransitionRefused(f"state_machine.{method_name}", str(exc)) from exc
-    request.save()
+    _save_changes(request)
     return TransitionLog.objects.create(
         request=request,
         at=timezone.now(),
