@@ -72,7 +72,7 @@ class DeadlineStatusFilter(DropdownFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[RefundRequest]) -> QuerySet[RefundRequest]:
         if self.value() in {"ok", "near", "overdue"}:
-            return queryset.filter(selectors.deadline_status_filter(self.value()))
+            return queryset.filter(selectors.deadline_status_filter(self.value(), calendar=queue.request_calendar(request)))
         return queryset
 
 
@@ -122,7 +122,7 @@ class QueueChangeList(UnfoldChangeList):
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
         # Business days left for the whole page with one calendar (one query), not one per row.
-        selectors.attach_deadlines(self.result_list)
+        selectors.attach_deadlines(self.result_list, calendar=queue.request_calendar(request))
 
 
 # --- the queue and the review page ----------------------------------------------------------

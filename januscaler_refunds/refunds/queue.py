@@ -30,6 +30,8 @@ from django.http import HttpRequest
 from django.utils.functional import cached_property
 
 from januscaler_refunds.billing.models import Customer, Invoice, normalize_invoice_number
+from januscaler_refunds.policy.calendar import BusinessCalendar
+from januscaler_refunds.refunds.evaluation import business_calendar
 from januscaler_refunds.refunds.models import FINAL_STATES, OPEN_STATES, RefundRequest, State
 
 # Above this planner estimate, the queue shows "about N" instead of counting every row.
@@ -161,6 +163,15 @@ class EstimatedCountPaginator(Paginator):
             if self.approximate:
                 return max(1, int(number))
             raise
+
+
+def request_calendar(request: HttpRequest) -> BusinessCalendar:
+    """One business-day calendar (one query) per page view, shared by the deadline filter and the rows."""
+    calendar = getattr(request, "_queue_calendar", None)
+    if calendar is None:
+        calendar = business_calendar()
+        request._queue_calendar = calendar  # type: ignore[attr-defined]
+    return calendar
 
 
 def cache_unfold_result_headers() -> None:
