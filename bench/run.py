@@ -138,8 +138,8 @@ def queue_urls() -> list[tuple[str, str]]:
     ref, number, email = sample.reference, sample.invoice.number, sample.customer.email
     return [
         ("queue, default page (open work)", base),
-        ("queue, all requests", base + "?work=all"),
-        ("queue, closed", base + "?work=closed"),
+        ("queue, all requests", base + "?status=all"),
+        ("queue, closed", base + "?status=closed"),
         (f"queue, page {page}", base + f"?p={page}"),
         ("queue, state=under_review", base + "?state__exact=under_review"),
         ("queue, state=denied", base + "?state__exact=denied"),

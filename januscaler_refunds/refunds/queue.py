@@ -2,7 +2,7 @@
 
 Three things make the review queue cost the same at 1,000 and at 1,000,000 requests:
 
-* **What is shown by default** is open work (``WorkFilter``, parameter ``work``: ``open`` when
+* **What is shown by default** is open work (``WorkFilter``, parameter ``status``: ``open`` when
   absent, ``closed``, ``all``), ordered by ``(review_due_at, received_at, id)`` — the columns of the
   partial index ``refund_open_queue`` (and of ``refund_queue_order`` for the other views), so the
   first page is the first 50 index entries, not a sort of every row.
@@ -38,7 +38,7 @@ from januscaler_refunds.refunds.models import FINAL_STATES, OPEN_STATES, RefundR
 EXACT_COUNT_LIMIT = 10_000
 # The default ordering; the index refund_open_queue / refund_queue_order has these columns.
 QUEUE_ORDERING = ["review_due_at", "received_at", "id"]
-WORK_PARAMETER = "work"
+WORK_PARAMETER = "status"  # the same name as the console's open/closed/all toggle (branch ui)
 
 _REFERENCE = re.compile(r"^RR-\d*$", re.IGNORECASE)
 # A prefix matching more customers or invoices than this shows the first ones (say so in the help).

@@ -45,8 +45,8 @@ def _csv(response: Any) -> tuple[bytes, list[dict[str, str]]]:
     [
         # The queue shows open work unless asked for all (refunds.queue.WorkFilter); so does its export.
         ("", {"billing", "other"}),
-        ("work=all", {"paid", "denied", "billing", "other"}),
-        ("work=closed", {"paid", "denied"}),
+        ("status=all", {"paid", "denied", "billing", "other"}),
+        ("status=closed", {"paid", "denied"}),
         ("state__exact=denied", {"denied"}),
         ("reason__exact=billing_error", {"billing"}),
         ("reason__exact=other", {"other"}),
@@ -99,7 +99,7 @@ def test_csv_export_is_recorded_with_the_sha256_of_its_bytes(client: Any, a_mana
 @pytest.mark.django_db
 def test_xlsx_export_is_recorded_and_readable(client: Any, a_manager: Any, queue: Any) -> None:
     client.force_login(a_manager)
-    response = client.get(f"{URL}?work=all&reason__exact=money_back_guarantee&format=xlsx")
+    response = client.get(f"{URL}?status=all&reason__exact=money_back_guarantee&format=xlsx")
     assert response.status_code == 200
     body = b"".join(response.streaming_content)
     sheet = load_workbook(io.BytesIO(body)).active
