@@ -24,7 +24,7 @@ from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
 from januscaler_refunds.billing.models import Invoice, PolicyVersion
 from januscaler_refunds.policy.codes import REASON_CODES
 from januscaler_refunds.policy.versions import NoPolicyInForce
-from januscaler_refunds.refunds import documents, evaluation
+from januscaler_refunds.refunds import documents, evaluation, reevaluation
 from januscaler_refunds.refunds.documents import DocumentUpload
 from januscaler_refunds.refunds.models import (
     UNSETTLED_STATES,
@@ -776,22 +776,14 @@ def reevaluate_open_requests(*, customer_ids: Iterable[int] = (), services_chang
         # service covers the whole Service, so it is affected by every incident.
         keys = {s.strip().lower() for s in services_changed}
         condition |= Q(reason=Reason.SERVICE_UNAVAILABILITY) & (Q(line_service__in=keys) | Q(line_service=""))
-    count = 0
-    calendar = evaluation.business_calendar()  # once for the batch, not once per request
-    with transaction.atomic():
-        # Ids first: PostgreSQL refuses FOR UPDATE together with the DISTINCT the join needs.
-        ids = (
-            RefundRequest.objects.open()
-            .alias(line_service=Lower(Trim("invoice__lines__service")))
-            .filter(condition)
-            .values("pk")
-        )
-        for request in (
-            RefundRequest.objects.filter(pk__in=ids)
-            .order_by("pk")
-            .select_for_update(of=("self",))
-            .select_related("invoice", "customer", "policy_version")
-        ):
-            evaluation.evaluate_and_store(request, calendar=calendar)
-            count += 1
-    return count
+    # Chunks of requests, facts read per chunk in a fixed number of queries, each chunk committed
+    # on its own (refunds.reevaluation): no transaction holds 100k row locks for minutes.
+    ids = (
+        RefundRequest.objects.open()
+        .alias(line_service=Lower(Trim("invoice__lines__service")))
+        .filter(condition)
+        .order_by()
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    return reevaluation.reevaluate_requests(ids)

@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('billing', '0002_initial_policy_version'),
-        ('refunds', '0002_roles'),
+        ('refunds', '0003_payout_method_exception'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
