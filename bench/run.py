@@ -220,7 +220,7 @@ def bench_transitions(repeats: int, batch: int = 200) -> list[Figure]:
 # --- re-evaluation -------------------------------------------------------------------------
 
 
-def bench_reevaluation(repeats: int, batch: int = 300) -> list[Figure]:
+def bench_reevaluation(repeats: int, batch: int = 5000, one_by_one: int = 200) -> list[Figure]:
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
@@ -228,23 +228,39 @@ def bench_reevaluation(repeats: int, batch: int = 300) -> list[Figure]:
     from januscaler_refunds.policy.engine import evaluate
     from januscaler_refunds.refunds import evaluation
     from januscaler_refunds.refunds.models import RefundRequest
+    from januscaler_refunds.refunds.reevaluation import reevaluate_requests
 
-    figure = Figure(f"re-evaluation, one by one ({batch} open requests)", unit="/s", rate=True)
     calendar = evaluation.business_calendar()
-    open_rows = RefundRequest.objects.open().order_by("id").select_related("invoice", "customer", "policy_version")
+    open_ids = list(RefundRequest.objects.open().order_by("id").values_list("pk", flat=True)[:batch * repeats])
+    batched = Figure(f"re-evaluation, batched ({batch:,} open requests per run, 500 per chunk)", unit="/s", rate=True)
+    rss = []
     for i in range(repeats):
-        rows = list(open_rows[i * batch:(i + 1) * batch])
-        figure.load.append(load_average())
+        ids = open_ids[i * batch:(i + 1) * batch]
+        batched.load.append(load_average())
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        with CaptureQueriesContext(connection) as ctx:
+            seconds, done = _timed(lambda ids=ids: reevaluate_requests(ids, calendar=calendar))
+        rss.append((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+        batched.runs.append(done / seconds)
+        batched.queries.append(round(len(ctx.captured_queries) / (len(ids) / 500)))
+    single = Figure(f"re-evaluation, one by one ({one_by_one} open requests)", unit="/s", rate=True)
+    rows = list(RefundRequest.objects.open().order_by("-id").select_related("invoice", "customer", "policy_version")[:one_by_one])
+    for _ in range(repeats):
+        single.load.append(load_average())
         with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
-            seconds, _ = _timed(lambda rows=rows: [evaluation.evaluate_and_store(r, calendar=calendar) for r in rows])
-        figure.runs.append(len(rows) / seconds)
-        figure.queries.append(round(len(ctx.captured_queries) / len(rows)))
-        facts = [evaluation.load_facts(r, calendar=calendar) for r in rows]
-        now = timezone.now()
-        seconds, _ = _timed(lambda facts=facts, now=now: [evaluate(fact, now=now) for fact in facts])
-        figure.floor.append(len(rows) / seconds)
-    figure.note = "queries per request in the queries column; floor: the engine alone on loaded facts"
-    return [figure]
+            seconds, _ = _timed(lambda: [evaluation.evaluate_and_store(r, calendar=calendar) for r in rows])
+        single.runs.append(len(rows) / seconds)
+        single.queries.append(round(len(ctx.captured_queries) / len(rows)))
+    facts = [evaluation.load_facts(r, calendar=calendar) for r in rows]
+    now = timezone.now()
+    for _ in range(repeats):
+        seconds, _ = _timed(lambda: [evaluate(fact, now=now) for fact in facts])
+        batched.floor.append(len(rows) / seconds)
+        single.floor.append(len(rows) / seconds)
+    batched.note = (f"queries per 500-request chunk in the queries column; peak RSS growth {max(rss):.0f} MB; "
+                    "floor: the engine alone on loaded facts")
+    single.note = "queries per request; the path before issue 14"
+    return [batched, single]
 
 
 # --- export --------------------------------------------------------------------------------
@@ -338,6 +354,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", default=",".join(GROUPS))
+    parser.add_argument("--export-repeats", type=int, default=None, help="default: --repeats")
     parser.add_argument("--no-append", action="store_true")
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     parser.add_argument("--export-child", action="store_true", help=argparse.SUPPRESS)
@@ -362,7 +379,8 @@ def main() -> None:
                "reevaluation": bench_reevaluation, "export": bench_export}
     for group in args.only.split(","):
         print(f"-- {group}", file=sys.stderr, flush=True)
-        for figure in benches[group](args.repeats):
+        repeats = args.export_repeats if group == "export" and args.export_repeats else args.repeats
+        for figure in benches[group](repeats):
             print(figure.row(), file=sys.stderr, flush=True)
             figures.append(figure)
     text = report(figures, started, env)
