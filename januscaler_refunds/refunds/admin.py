@@ -7,6 +7,7 @@ the small forms on the review page, each of which calls its service.
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import partial
 from typing import Any
 from urllib.parse import urlencode
@@ -105,13 +106,16 @@ class ReceivedDateRangeFilter(RangeDateFilter):
         from unfold.utils import parse_date_str
 
         filters = {}
-        for suffix, lookup in (("_from", "gte"), ("_to", "lte")):
+        for suffix, lookup, days in (("_from", "gte", 0), ("_to", "lt", 1)):
             value = self.used_parameters.get(f"{self.parameter_name}{suffix}")
             if isinstance(value, str) and value:
                 parsed = parse_date_str(value)
                 if parsed is None:
                     return None
-                filters[f"{self.parameter_name}__date__{lookup}"] = parsed
+                # A range on the column itself (midnight to midnight, company time), not on its
+                # __date, so the received_at index serves it (issue 14).
+                midnight = timezone.make_aware(dt.datetime.combine(parsed + dt.timedelta(days=days), dt.time.min))
+                filters[f"{self.parameter_name}__{lookup}"] = midnight
         return queryset.filter(**filters)
 
 
