@@ -30,6 +30,7 @@ from januscaler_refunds.chargebacks.models import (
     WebhookEvent,
 )
 from januscaler_refunds.chargebacks.resources import ChargebackResource
+from januscaler_refunds.deadlines import readtime
 from januscaler_refunds.refunds.services import TransitionRefused
 
 ENTRY_FIELDS = ["ref", "invoice", "amount", "currency", "network_reason", "received_at", "evidence_due", "fee"]
@@ -168,14 +169,32 @@ def _dispute_action(name: str, verb: str) -> Any:
     return action
 
 
+EVIDENCE_LEVELS = {readtime.NEAR: "Near", readtime.OVERDUE: "Overdue"}
+
+
+class EvidenceLevelFilter(admin.SimpleListFilter):
+    """Open disputes by evidence level today, from ``evidence_due_at`` (not the last alert raised)."""
+
+    title = "evidence level"
+    parameter_name = "evidence_level"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(EVIDENCE_LEVELS.items())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> QuerySet[Dispute]:
+        if self.value() in EVIDENCE_LEVELS:
+            return queryset.filter(readtime.clock_for(request).evidence_q(str(self.value())))
+        return queryset
+
+
 @admin.register(Dispute)
 class DisputeAdmin(ModelAdmin):
-    list_display = ["chargeback", "customer", "state", "evidence_due", "alert_level", "amount"]
-    list_filter = ["state", "alert_level"]
+    list_display = ["chargeback", "customer", "state", "evidence_due", "evidence_level", "amount"]
+    list_filter = ["state", EvidenceLevelFilter]
     list_select_related = ["chargeback__invoice__customer"]
     search_fields = ["chargeback__ref", "chargeback__invoice__number", "chargeback__invoice__customer__email"]
-    fields = ["chargeback", "state", "evidence_due", "evidence_submitted_at", "closed_at", "alert_level",
-              "evidence_pack"]
+    fields = ["chargeback", "state", "evidence_due", "evidence_level", "evidence_submitted_at", "closed_at",
+              "last_alert", "evidence_pack"]
     readonly_fields = fields
     inlines = [DisputeTransitionInline]
     actions = [
@@ -195,9 +214,24 @@ class DisputeAdmin(ModelAdmin):
     def has_work_dispute_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("chargebacks.work_dispute")
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Dispute]:
+        # The level is rated when the page is read, so it is right before the hourly evidence scan.
+        return super().get_queryset(request).annotate(
+            evidence_level_now=readtime.clock_for(request).evidence_level()
+        )
+
     @admin.display(description="Customer")
     def customer(self, obj: Dispute) -> str:
         return obj.chargeback.invoice.customer.email
+
+    @admin.display(description="Evidence level", ordering="evidence_due_at")
+    def evidence_level(self, obj: Dispute) -> str:
+        level = getattr(obj, "evidence_level_now", "")
+        return EVIDENCE_LEVELS.get(level, "None")
+
+    @admin.display(description="Last alert raised")
+    def last_alert(self, obj: Dispute) -> str:
+        return obj.get_alert_level_display()
 
     @admin.display(description="Amount")
     def amount(self, obj: Dispute) -> str:

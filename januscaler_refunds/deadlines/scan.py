@@ -43,6 +43,7 @@ from django.db.models import Case, IntegerField, Max, Min, Q, Value, When
 from django.utils import timezone
 
 from januscaler_refunds.billing.models import PolicyVersion
+from januscaler_refunds.deadlines import scan_postgres
 from januscaler_refunds.deadlines.models import Alert, AlertNotification
 from januscaler_refunds.deadlines.services import enqueue_notifications, stranded_notification_ids
 from januscaler_refunds.policy.calendar import BusinessCalendar, local_date, start_of_day
@@ -214,6 +215,84 @@ def _test_delay() -> None:
     time.sleep(settings.DEADLINE_SCAN_TEST_DELAY)
 
 
+def _rate_postgres(groups: dict[tuple[int, bool], list[int]], moments: Moments, calendar: BusinessCalendar, *,
+                   token: str, now: dt.datetime) -> tuple[int, int]:
+    """Near the floor: see scan_postgres.py. Alerts only for rows whose rating changed."""
+    days_left = scan_postgres.days_left_table(moments.today, calendar)
+    updated = alerts = 0
+    for (threshold, pauses), version_ids in groups.items():
+        for kind, states, paused in (
+            ("review", list(OPEN_STATES), [State.INFO_REQUESTED] if pauses else []),
+            ("payout", [State.APPROVED], []),
+        ):
+            written, raised = scan_postgres.rate_and_alert(
+                kind=kind, states=[str(s) for s in states], paused_states=[str(s) for s in paused],
+                version_ids=version_ids, overdue_before=moments.overdue_before,
+                near_before=moments.near_before[threshold], today=moments.today, days_left=days_left,
+                token=token, now=now,
+            )
+            updated += written
+            alerts += raised
+    scan_postgres.clear_stale()
+    return updated, alerts
+
+
+def _rate_portable(groups: dict[tuple[int, bool], list[int]], moments: Moments, calendar: BusinessCalendar, *,
+                   token: str, now: dt.datetime) -> tuple[int, int]:
+    """Any database: ORM UPDATEs with CASE expressions, then alerts for every flagged row."""
+    today = moments.today
+    updated = 0
+    bounds = RefundRequest.objects.aggregate(
+        review_min=Min("review_due_at", filter=Q(state__in=OPEN_STATES)),
+        review_max=Max("review_due_at", filter=Q(state__in=OPEN_STATES)),
+        payout_min=Min("payout_due_at", filter=Q(state=State.APPROVED)),
+        payout_max=Max("payout_due_at", filter=Q(state=State.APPROVED)),
+    )
+
+    for (threshold, pauses), version_ids in groups.items():
+        for kind_field, states, lo, hi in (
+            ("review", [s for s in OPEN_STATES if not (pauses and s == State.INFO_REQUESTED)],
+             bounds["review_min"], bounds["review_max"]),
+            ("payout", [State.APPROVED], bounds["payout_min"], bounds["payout_max"]),
+        ):
+            if lo is None:
+                continue
+            due_field, status_field = f"{kind_field}_due_at", f"{kind_field}_deadline_status"
+            status = status_expression(due_field, moments, threshold)
+            left = days_left_expression(due_field, local_date(lo), local_date(hi), today, calendar)
+            updated += (
+                RefundRequest.objects.filter(
+                    state__in=states, policy_version_id__in=version_ids, **{f"{due_field}__isnull": False}
+                )
+                .filter(_changed(status_field, status, left))
+                .update(**{status_field: status, "business_days_left": left})
+            )
+        if pauses:
+            # The clock stopped: no status, days left kept as they were when it stopped.
+            RefundRequest.objects.filter(
+                state=State.INFO_REQUESTED, policy_version_id__in=version_ids
+            ).exclude(review_deadline_status="").update(review_deadline_status="")
+
+    # Requests that left the states a deadline runs in lose its status.
+    RefundRequest.objects.exclude(state__in=OPEN_STATES).exclude(review_deadline_status="").update(
+        review_deadline_status=""
+    )
+    RefundRequest.objects.exclude(state=State.APPROVED).exclude(payout_deadline_status="").update(
+        payout_deadline_status=""
+    )
+    RefundRequest.objects.filter(state__in=FINAL_STATES, business_days_left__isnull=False).update(
+        business_days_left=None
+    )
+
+    alerts = _insert_alerts(kind=Alert.Kind.REVIEW, due_field="review_due_at",
+                            status_field="review_deadline_status", states=tuple(OPEN_STATES),
+                            token=token, now=now)
+    alerts += _insert_alerts(kind=Alert.Kind.PAYOUT, due_field="payout_due_at",
+                             status_field="payout_deadline_status", states=(State.APPROVED,),
+                             token=token, now=now)
+    return updated, alerts
+
+
 def scan_deadlines(*, now: dt.datetime | None = None, calendar: BusinessCalendar | None = None) -> ScanResult:
     """Rate every open request's review deadline and every approved request's payout deadline,
     raise an alert for each that is near or overdue (once per deadline and level), queue the
@@ -231,54 +310,10 @@ def scan_deadlines(*, now: dt.datetime | None = None, calendar: BusinessCalendar
                     return ScanResult(skipped=True)
         groups = _version_groups()
         moments = moments_for(today, {threshold for threshold, _ in groups}, calendar)
-        bounds = RefundRequest.objects.aggregate(
-            review_min=Min("review_due_at", filter=Q(state__in=OPEN_STATES)),
-            review_max=Max("review_due_at", filter=Q(state__in=OPEN_STATES)),
-            payout_min=Min("payout_due_at", filter=Q(state=State.APPROVED)),
-            payout_max=Max("payout_due_at", filter=Q(state=State.APPROVED)),
-        )
-
-        for (threshold, pauses), version_ids in groups.items():
-            for kind_field, states, lo, hi in (
-                ("review", [s for s in OPEN_STATES if not (pauses and s == State.INFO_REQUESTED)],
-                 bounds["review_min"], bounds["review_max"]),
-                ("payout", [State.APPROVED], bounds["payout_min"], bounds["payout_max"]),
-            ):
-                if lo is None:
-                    continue
-                due_field, status_field = f"{kind_field}_due_at", f"{kind_field}_deadline_status"
-                status = status_expression(due_field, moments, threshold)
-                left = days_left_expression(due_field, local_date(lo), local_date(hi), today, calendar)
-                updated += (
-                    RefundRequest.objects.filter(
-                        state__in=states, policy_version_id__in=version_ids, **{f"{due_field}__isnull": False}
-                    )
-                    .filter(_changed(status_field, status, left))
-                    .update(**{status_field: status, "business_days_left": left})
-                )
-            if pauses:
-                # The clock stopped: no status, days left kept as they were when it stopped.
-                RefundRequest.objects.filter(
-                    state=State.INFO_REQUESTED, policy_version_id__in=version_ids
-                ).exclude(review_deadline_status="").update(review_deadline_status="")
-
-        # Requests that left the states a deadline runs in lose its status.
-        RefundRequest.objects.exclude(state__in=OPEN_STATES).exclude(review_deadline_status="").update(
-            review_deadline_status=""
-        )
-        RefundRequest.objects.exclude(state=State.APPROVED).exclude(payout_deadline_status="").update(
-            payout_deadline_status=""
-        )
-        RefundRequest.objects.filter(state__in=FINAL_STATES, business_days_left__isnull=False).update(
-            business_days_left=None
-        )
-
-        alerts = _insert_alerts(kind=Alert.Kind.REVIEW, due_field="review_due_at",
-                                status_field="review_deadline_status", states=tuple(OPEN_STATES),
-                                token=token, now=now)
-        alerts += _insert_alerts(kind=Alert.Kind.PAYOUT, due_field="payout_due_at",
-                                 status_field="payout_deadline_status", states=(State.APPROVED,),
-                                 token=token, now=now)
+        if connection.vendor == "postgresql":
+            updated, alerts = _rate_postgres(groups, moments, calendar, token=token, now=now)
+        else:
+            updated, alerts = _rate_portable(groups, moments, calendar, token=token, now=now)
         new = insert_refund_notifications(token=token, now=now)
         # New notifications, and older ones the broker refused, never got or lost.
         to_send = new + stranded_notification_ids(now=now, exclude=new)

@@ -65,16 +65,29 @@ DEADLINE_COLOURS = {"ok": "success", "near": "danger", "overdue": "danger", "pau
 
 
 class DeadlineStatusFilter(DropdownFilter):
-    title = "deadline status"
+    """Review deadline rated today from the due dates (never the scan's stored columns)."""
+
+    title = "review deadline"
     parameter_name = "deadline"
+    kind = "review"
+    options = [("ok", "OK"), ("near", "Near (≤ 2 business days)"), ("overdue", "Overdue"), ("paused", "Paused")]
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("ok", "OK"), ("near", "Near (≤ 2 business days)"), ("overdue", "Overdue")]
+        return self.options
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[RefundRequest]) -> QuerySet[RefundRequest]:
-        if self.value() in {"ok", "near", "overdue"}:
-            return queryset.filter(selectors.deadline_status_filter(self.value(), calendar=queue.request_calendar(request)))
+        if self.value() in {value for value, _ in self.options}:
+            return queryset.filter(
+                selectors.deadline_status_filter(self.value(), kind=self.kind, clock=queue.request_clock(request))
+            )
         return queryset
+
+
+class PayoutDeadlineFilter(DeadlineStatusFilter):
+    title = "payout deadline"
+    parameter_name = "payout_deadline"
+    kind = "payout"
+    options = DeadlineStatusFilter.options[:3]
 
 
 class AssigneeFilter(DropdownFilter):
@@ -125,8 +138,8 @@ queue.cache_unfold_result_headers()
 class QueueChangeList(UnfoldChangeList):
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
-        # Business days left for the whole page with one calendar (one query), not one per row.
-        selectors.attach_deadlines(self.result_list, calendar=queue.request_calendar(request))
+        # Business days left for the whole page with one clock (shared with the deadline filter).
+        selectors.attach_deadlines(self.result_list, clock=queue.request_clock(request))
 
 
 # --- the queue and the review page ----------------------------------------------------------
@@ -153,6 +166,7 @@ class RefundRequestAdmin(ModelAdmin):
         ("reason", ChoicesDropdownFilter),
         ("recommendation", ChoicesDropdownFilter),
         DeadlineStatusFilter,
+        PayoutDeadlineFilter,
         AssigneeFilter,
         ("invoice__payment_method", ChoicesDropdownFilter),
         ("received_at", ReceivedDateRangeFilter),
@@ -220,6 +234,7 @@ class RefundRequestAdmin(ModelAdmin):
         refundable = "—" if obj.refundable_amount is None else f"{obj.refundable_amount:,.2f}"
         return f"{requested} / {refundable} {obj.currency}"
 
+    # The review deadline while open, the payout deadline while approved (selectors.attach_deadlines).
     @display(description="Business days left", ordering="review_due_at", label=DEADLINE_COLOURS)
     def days_left(self, obj: RefundRequest) -> tuple[str, str]:
         deadline = getattr(obj, "console_deadline", None)

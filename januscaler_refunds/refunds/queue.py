@@ -30,8 +30,7 @@ from django.http import HttpRequest
 from django.utils.functional import cached_property
 
 from januscaler_refunds.billing.models import Customer, Invoice, normalize_invoice_number
-from januscaler_refunds.policy.calendar import BusinessCalendar
-from januscaler_refunds.refunds.evaluation import business_calendar
+from januscaler_refunds.deadlines import readtime
 from januscaler_refunds.refunds.models import FINAL_STATES, OPEN_STATES, RefundRequest, State
 
 # Above this planner estimate, the queue shows "about N" instead of counting every row.
@@ -165,13 +164,13 @@ class EstimatedCountPaginator(Paginator):
             raise
 
 
-def request_calendar(request: HttpRequest) -> BusinessCalendar:
-    """One business-day calendar (one query) per page view, shared by the deadline filter and the rows."""
-    calendar = getattr(request, "_queue_calendar", None)
-    if calendar is None:
-        calendar = business_calendar()
-        request._queue_calendar = calendar  # type: ignore[attr-defined]
-    return calendar
+def request_clock(request: HttpRequest) -> readtime.DeadlineClock:
+    """One deadline clock (its queries) per page view, shared by the deadline filter and the rows."""
+    clock = getattr(request, "_queue_clock", None)
+    if clock is None:
+        clock = readtime.deadline_clock()
+        request._queue_clock = clock  # type: ignore[attr-defined]
+    return clock
 
 
 def cache_unfold_result_headers() -> None:

@@ -8,24 +8,19 @@ for the whole page, not per row.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet, Sum
-from django.utils import timezone
 
-from januscaler_refunds.billing.models import ZERO, Invoice, PolicyVersion
+from januscaler_refunds.billing.models import ZERO, Invoice
 from januscaler_refunds.chargebacks.models import Chargeback
-from januscaler_refunds.policy.calendar import BusinessCalendar, end_of_day, local_date
+from januscaler_refunds.deadlines import readtime
 from januscaler_refunds.policy.codes import REASON_CODES
-from januscaler_refunds.policy.engine import deadline_status
-from januscaler_refunds.refunds.evaluation import business_calendar
 from januscaler_refunds.refunds.models import (
-    OPEN_STATES,
+    OPEN_STATES,  # noqa: F401 - re-exported: the admin reads selectors.OPEN_STATES
     AccountCredit,
     InformationRequest,
     Payout,
@@ -36,18 +31,11 @@ from januscaler_refunds.refunds.models import (
 from januscaler_refunds.refunds.roles import AGENT, MANAGER
 
 # States whose review clock runs; information_requested is paused (policy-decisions.md, "Time").
-CLOCK_RUNNING = (State.SUBMITTED, State.UNDER_REVIEW)
+CLOCK_RUNNING = readtime.CLOCK_RUNNING
 
-
-@dataclass(frozen=True)
-class DeadlineView:
-    status: str  # "ok" | "near" | "overdue" | "paused"
-    days_left: int | None
-    due: dt.date | None
-
-    @property
-    def overdue_by(self) -> int:
-        return -self.days_left if self.days_left and self.days_left < 0 else 0
+# What a page shows for a deadline: computed when read (deadlines/readtime.py), never the scan's
+# stored status columns, so it is right from the first page view after any change.
+DeadlineView = readtime.Rating
 
 
 def queue_queryset(queryset: QuerySet[RefundRequest]) -> QuerySet[RefundRequest]:
@@ -55,47 +43,28 @@ def queue_queryset(queryset: QuerySet[RefundRequest]) -> QuerySet[RefundRequest]
 
 
 def review_deadline_view(
-    request: RefundRequest, *, calendar: BusinessCalendar, today: dt.date
+    request: RefundRequest, *, clock: readtime.DeadlineClock | None = None
 ) -> DeadlineView | None:
-    """The review clock of an open request as the console shows it, computed from ``review_due_at``."""
-    if request.state not in OPEN_STATES or request.review_due_at is None:
-        return None
-    due = local_date(request.review_due_at)
-    if request.state == State.INFO_REQUESTED:
-        return DeadlineView("paused", None, due)
-    threshold = request.policy_version.near_deadline_business_days
-    status, left = deadline_status(due, today, calendar=calendar, near_threshold=threshold)
-    return DeadlineView(status, left, due)
+    """The deadline a request works against as the console shows it: the review clock while open
+    (paused while the customer is asked, if the version says so), the payout clock while approved."""
+    return (clock or readtime.deadline_clock()).rate_request(request)
 
 
-def attach_deadlines(requests: Iterable[RefundRequest], *, calendar: BusinessCalendar | None = None) -> None:
-    """Set ``console_deadline`` on each row, loading the calendar once for all of them."""
+def attach_deadlines(requests: Iterable[RefundRequest], *, clock: readtime.DeadlineClock | None = None) -> None:
+    """Set ``console_deadline`` on each row, building today's clock once for all of them."""
     rows = list(requests)
-    calendar = calendar or business_calendar()
-    today = local_date(timezone.now())
+    clock = clock or readtime.deadline_clock()
     for row in rows:
-        row.console_deadline = review_deadline_view(row, calendar=calendar, today=today)  # type: ignore[attr-defined]
+        row.console_deadline = clock.rate_request(row)  # type: ignore[attr-defined]
 
 
-def deadline_status_filter(status: str, *, calendar: BusinessCalendar | None = None) -> Q:
-    """A ``Q`` selecting running-clock requests in ``status`` (ok / near / overdue) today.
-
-    Due dates are business days, so "at most N business days left" is "due by the end of the
-    N-th business day after today". Each policy version may set its own N.
-    """
-    calendar = calendar or business_calendar()
-    now = timezone.now()
-    today = local_date(now)
-    running = Q(state__in=CLOCK_RUNNING, review_due_at__isnull=False)
-    if status == "overdue":
-        return running & Q(review_due_at__lt=now)
-    near = Q()
-    for threshold in PolicyVersion.objects.values_list("near_deadline_business_days", flat=True).distinct():
-        cutoff = end_of_day(calendar.add_business_days(today, threshold))
-        near |= Q(policy_version__near_deadline_business_days=threshold, review_due_at__lte=cutoff)
-    if status == "near":
-        return running & Q(review_due_at__gte=now) & near
-    return running & Q(review_due_at__gte=now) & ~near
+def deadline_status_filter(
+    status: str, *, kind: str = "review", clock: readtime.DeadlineClock | None = None
+) -> Q:
+    """A ``Q`` selecting requests whose ``kind`` ("review" / "payout") deadline is ``status``
+    (ok / near / overdue; "paused" for review) today: range predicates on the due column."""
+    clock = clock or readtime.deadline_clock()
+    return clock.payout_q(status) if kind == "payout" else clock.review_q(status)
 
 
 def agents() -> QuerySet[Any]:
@@ -194,9 +163,8 @@ def evaluation_checklist(request: RefundRequest) -> dict[str, Any]:
 
 def review_page(request: RefundRequest) -> dict[str, Any]:
     """Everything the review page shows besides the request's own fields."""
-    calendar = business_calendar()
     return {
-        "deadline": review_deadline_view(request, calendar=calendar, today=local_date(timezone.now())),
+        "deadline": review_deadline_view(request),
         "pending_info": pending_information_request(request),
         "checklist": evaluation_checklist(request),
         "history": customer_history(request),

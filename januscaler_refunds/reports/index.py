@@ -1,11 +1,12 @@
 """The admin index (/admin/): a start-of-day view for the person logged in.
 
 Registered as ``UNFOLD["DASHBOARD_CALLBACK"]``; the page is ``templates/admin/index.html``.
-Counts come from a fixed number of aggregate queries whatever the size of the queue: one over
-refund requests, one over open triage items, one over today's alerts, plus one for the short
-list of the most urgent requests. Deadline counts read the stored columns the deadline scan
-fills (``review_deadline_status``, ``payout_deadline_status``), so they are as fresh as the
-last scan; the queue's own deadline filter computes the status when the page renders.
+Counts come from a fixed number of queries whatever the size of the queue: today's deadline clock
+(company holidays, policy versions), one round trip for every refund-request count, one over open
+triage items, one over today's alerts, plus one for the short list of the most urgent requests.
+Deadline counts are computed when the page is read, with the very ``Q`` objects the queue's
+deadline filters use (deadlines/readtime.py), so a card and the list it opens always agree, from
+the first page view after an import, a transition or a start-up (no waiting for the scan).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from januscaler_refunds.refunds.models import OPEN_STATES, DeadlineStatus, RefundRequest, State
+from januscaler_refunds.deadlines import readtime
+from januscaler_refunds.refunds.models import OPEN_STATES, RefundRequest, State
 
 URGENT_ROWS = 10
 
@@ -53,32 +55,37 @@ def _queue(**query: str) -> str:
     return _url("admin:refunds_refundrequest_changelist", **query)
 
 
-def request_counts(user: Any) -> dict[str, int]:
-    """Every refund-request count of the page in one aggregate query."""
+def request_counts(user: Any, clock: readtime.DeadlineClock | None = None) -> dict[str, int]:
+    """Every refund-request count of the page in one round trip; each count is its own index-backed
+    subquery (the partial indexes over open / approved rows), not a FILTER over every row."""
+    clock = clock or readtime.deadline_clock()
+    requests = RefundRequest.objects.all()
     is_open = Q(state__in=OPEN_STATES)
-    approved = Q(state=State.APPROVED)
-    counts = RefundRequest.objects.aggregate(
-        mine=Count("id", filter=is_open & Q(assignee_id=user.pk)),
-        unassigned=Count("id", filter=is_open & Q(assignee__isnull=True)),
-        open=Count("id", filter=is_open),
-        review_near=Count("id", filter=is_open & Q(review_deadline_status=DeadlineStatus.NEAR)),
-        review_overdue=Count("id", filter=is_open & Q(review_deadline_status=DeadlineStatus.OVERDUE)),
-        awaiting_payout=Count("id", filter=approved),
-        payout_near=Count("id", filter=approved & Q(payout_deadline_status=DeadlineStatus.NEAR)),
-        payout_overdue=Count("id", filter=approved & Q(payout_deadline_status=DeadlineStatus.OVERDUE)),
-    )
-    return {key: int(value or 0) for key, value in counts.items()}
+    return readtime.count_each({
+        "mine": requests.filter(is_open, assignee_id=user.pk),
+        "unassigned": requests.filter(is_open, assignee__isnull=True),
+        "open": requests.filter(is_open),
+        "review_near": requests.filter(clock.review_q(readtime.NEAR)),
+        "review_overdue": requests.filter(clock.review_q(readtime.OVERDUE)),
+        "awaiting_payout": requests.filter(state=State.APPROVED),
+        "payout_near": requests.filter(clock.payout_q(readtime.NEAR)),
+        "payout_overdue": requests.filter(clock.payout_q(readtime.OVERDUE)),
+    })
 
 
-def urgent_requests() -> list[RefundRequest]:
-    """The open requests whose review is due first (one query)."""
-    return list(
+def urgent_requests(clock: readtime.DeadlineClock | None = None) -> list[RefundRequest]:
+    """The open requests whose review is due first (one query), each with its rating today."""
+    rows = list(
         RefundRequest.objects.filter(state__in=OPEN_STATES)
         .select_related("customer")
-        .only("id", "reference", "state", "recommendation", "review_due_at", "review_deadline_status",
+        .only("id", "reference", "state", "recommendation", "review_due_at", "policy_version_id",
               "customer__name")
         .order_by(F("review_due_at").asc(nulls_last=True), "received_at", "id")[:URGENT_ROWS]
     )
+    clock = clock or readtime.deadline_clock()
+    for row in rows:
+        row.console_deadline = clock.rate_request(row)  # type: ignore[attr-defined]
+    return rows
 
 
 def open_triage_count() -> int:
@@ -104,15 +111,21 @@ def _request_kpis(user: Any, counts: dict[str, int]) -> list[Kpi]:
     ]
     if user.has_perm(REVIEW_REQUESTS):
         review.insert(0, Kpi("mine", "My open requests", counts["mine"], _queue(assignee="mine"), "person"))
-    # The queue has no payout-deadline filter: the payout cards open the approved requests.
     approved = _queue(state__exact=State.APPROVED)
     payout = [
         Kpi("awaiting_payout", "Approved, awaiting payout", counts["awaiting_payout"], approved, "payments"),
-        Kpi("payout_near", "Payouts near deadline", counts["payout_near"], approved, "schedule", alarm=True),
-        Kpi("payout_overdue", "Payouts overdue", counts["payout_overdue"], approved, "alarm", alarm=True),
+        Kpi("payout_near", "Payouts near deadline", counts["payout_near"], _queue(payout_deadline="near"),
+            "schedule", alarm=True),
+        Kpi("payout_overdue", "Payouts overdue", counts["payout_overdue"], _queue(payout_deadline="overdue"),
+            "alarm", alarm=True),
     ]
     # Finance works the payouts; everyone else the reviews first.
     return payout + review if user.has_perm(RECORD_PAYOUTS) else review + payout
+
+
+def _flagged(row: RefundRequest) -> bool:
+    rating = getattr(row, "console_deadline", None)
+    return rating is not None and rating.status in (readtime.NEAR, readtime.OVERDUE)
 
 
 def _urgent_table(rows: list[RefundRequest]) -> dict[str, Any]:
@@ -129,7 +142,7 @@ def _urgent_table(rows: list[RefundRequest]) -> dict[str, Any]:
                 format_html(
                     '<span class="{}">{}</span>',
                     "text-red-600 dark:text-red-400 font-semibold"
-                    if row.review_deadline_status in (DeadlineStatus.NEAR, DeadlineStatus.OVERDUE) else "",
+                    if _flagged(row) else "",
                     timezone.localtime(row.review_due_at).strftime(due_format) if row.review_due_at else "—",
                 ),
             ]
@@ -144,8 +157,9 @@ def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[st
     kpis: list[Kpi] = []
     urgent: dict[str, Any] | None = None
     if user.has_perm(VIEW_REQUESTS):
-        kpis = _request_kpis(user, request_counts(user))
-        urgent = _urgent_table(urgent_requests())
+        clock = readtime.deadline_clock()
+        kpis = _request_kpis(user, request_counts(user, clock))
+        urgent = _urgent_table(urgent_requests(clock))
     if user.has_perm(VIEW_TRIAGE):
         kpis.append(Kpi("triage_open", "Open triage items", open_triage_count(),
                         _url("admin:intake_triageitem_changelist", status__exact="open"), "move_to_inbox"))

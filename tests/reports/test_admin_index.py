@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -13,10 +15,11 @@ from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
-from factories import kolkata, make_request, make_user
+from factories import invoice_with_plan, kolkata, make_request, make_user
 
 from januscaler_refunds.deadlines.models import Alert
 from januscaler_refunds.intake import services as intake
+from januscaler_refunds.policy.calendar import BusinessCalendar
 from januscaler_refunds.refunds import services
 from januscaler_refunds.refunds.models import RefundRequest
 from januscaler_refunds.reports.index import dashboard_callback
@@ -27,39 +30,59 @@ INDEX = "/admin/"
 QUEUE = "/admin/refunds/refundrequest/"
 
 
-def _set(request: RefundRequest, **stored: str) -> None:
-    # Deadline statuses are stored columns the deadline scan fills.
-    RefundRequest.objects.filter(pk=request.pk).update(**stored)
+# The page is viewed at noon on Wednesday 20 May 2026 (Kolkata); due dates are made real by the
+# services (received / approved on chosen business days), and no scan ever runs: the counts are
+# computed from the due dates when the page is read.
+VIEW = kolkata(2026, 5, 20, 12)
+
+
+def _on(business_days: int, hour: int = 10) -> dt.datetime:
+    """``business_days`` business days before (negative) or after the viewing day, at ``hour``."""
+    day = BusinessCalendar().add_business_days(VIEW.date(), business_days)
+    return kolkata(day.year, day.month, day.day, hour)
+
+
+def _received(at: dt.datetime) -> RefundRequest:
+    invoice = invoice_with_plan(issued_on=at.date() - dt.timedelta(days=2))
+    with time_machine.travel(at, tick=False):
+        return make_request(invoice=invoice, received_at=at)
+
+
+def _approved(at: dt.datetime, actor: Any) -> RefundRequest:
+    request = _received(at - dt.timedelta(hours=1))
+    with time_machine.travel(at, tick=False):
+        request = services.refund_request_start_review(request=request, actor=actor)
+        return services.refund_request_approve(request=request, actor=actor, amount=Decimal("10.00"))
 
 
 @pytest.fixture
-def dataset(an_agent: Any, a_manager: Any, a_finance: Any) -> dict[str, RefundRequest]:
+def dataset(an_agent: Any, a_manager: Any, a_finance: Any) -> Iterator[dict[str, RefundRequest]]:
     made: dict[str, RefundRequest] = {}
-    with time_machine.travel(kolkata(2026, 5, 8, 12), tick=False):
-        made["ann_near"] = services.refund_request_start_review(request=make_request(), actor=an_agent)
-        made["ann_overdue"] = services.refund_request_start_review(request=make_request(), actor=an_agent)
-        made["free_ok"] = make_request()
-        made["free_overdue"] = make_request()
-        for key in ("approved_near", "approved_overdue", "paid"):
-            request = services.refund_request_start_review(request=make_request(), actor=a_manager)
-            made[key] = services.refund_request_approve(request=request, actor=a_manager, amount=Decimal("10.00"))
+    for key, received in (("ann_near", _on(-10)), ("ann_overdue", _on(-13))):
+        request = _received(received)
+        with time_machine.travel(received + dt.timedelta(hours=1), tick=False):
+            made[key] = services.refund_request_start_review(request=request, actor=an_agent)
+    made["free_ok"] = _received(VIEW - dt.timedelta(days=1))  # due in two weeks
+    made["free_overdue"] = _received(_on(-15))
+    made["approved_near"] = _approved(_on(-9), a_manager)  # payout due tomorrow: 1 business day left
+    made["approved_overdue"] = _approved(_on(-12), a_manager)  # payout due 2 business days ago
+    made["paid"] = _approved(_on(-1), a_manager)
+    with time_machine.travel(_on(-1, hour=15), tick=False):
         services.refund_request_record_payout(
             request=made["paid"], actor=a_finance, method="card", reference="ch_1", amount=Decimal("10.00")
         )
-    _set(made["ann_near"], review_deadline_status="near")
-    _set(made["ann_overdue"], review_deadline_status="overdue")
-    _set(made["free_ok"], review_deadline_status="ok")
-    _set(made["free_overdue"], review_deadline_status="overdue")
-    _set(made["approved_near"], payout_deadline_status="near")
-    _set(made["approved_overdue"], payout_deadline_status="overdue")
-    # One open triage item (mail with no invoice number), one alert raised today, one yesterday.
-    intake.ingest_raw_message(b"From: someone@example.com\nSubject: hello\n\nPlease refund me.\n", location="test")
-    now = timezone.now()
-    for created, level in ((now, "near"), (now - timezone.timedelta(days=1), "overdue")):
-        Alert.objects.create(subject_type="refund_request", subject_id=made["ann_near"].pk,
-                             request=made["ann_near"], kind="review", level=level, due_at=now, created_at=created,
-                             token=level)
-    return made
+    with time_machine.travel(VIEW, tick=False):
+        # One open triage item (mail with no invoice number), one alert raised today, one yesterday.
+        intake.ingest_raw_message(b"From: someone@example.com\nSubject: hello\n\nPlease refund me.\n",
+                                  location="test")
+        now = timezone.now()
+        for created, level in ((now, "near"), (now - timezone.timedelta(days=1), "overdue")):
+            Alert.objects.create(subject_type="refund_request", subject_id=made["ann_near"].pk,
+                                 request=made["ann_near"], kind="review", level=level, due_at=now,
+                                 created_at=created, token=level)
+        # No scan has run: every stored status column is still empty.
+        assert not RefundRequest.objects.exclude(review_deadline_status="", payout_deadline_status="").exists()
+        yield made
 
 
 def client_as(user: Any) -> Client:
@@ -89,6 +112,8 @@ def test_an_agent_sees_their_queue_triage_and_alerts(dataset: dict[str, RefundRe
     assert f'href="{QUEUE}?deadline=near"' in html
     assert f'href="{QUEUE}?deadline=overdue"' in html
     assert f'href="{QUEUE}?state__exact=approved"' in html
+    assert f'href="{QUEUE}?payout_deadline=near"' in html
+    assert f'href="{QUEUE}?payout_deadline=overdue"' in html
     assert 'href="/admin/intake/triageitem/?status__exact=open"' in html
     assert reverse("reports:dashboard") in html
     # The app list is still there below.
@@ -179,6 +204,7 @@ def test_the_callback_itself_runs_four_queries(an_agent: Any, dataset: dict[str,
     an_agent.has_perm("refunds.view_refundrequest")  # load the permission cache first
     with CaptureQueriesContext(connection) as ctx:
         context = dashboard_callback(request, {})
-    # refund-request counts, the urgent list, open triage items, today's alerts.
-    assert len(ctx.captured_queries) == 4, [q["sql"] for q in ctx.captured_queries]
+    # Today's clock (company holidays, policy versions), refund-request counts, the urgent list,
+    # open triage items, today's alerts.
+    assert len(ctx.captured_queries) == 6, [q["sql"] for q in ctx.captured_queries]
     assert len(context["start_kpis"]) == 9

@@ -2,7 +2,9 @@
 
 The dataset is generated from a fixed seed, with dates counted back from an
 anchor day (today in Asia/Kolkata unless ``--anchor`` is given), so the same
-anchor always gives the same data and the queue always has fresh deadlines.
+anchor always gives the same data and the queue always has fresh deadlines:
+the requests, decisions, payouts, disputes and triage items are a working day's
+history replayed through the services (``refunds/demo_story.py``).
 Re-running is a no-op for the data; users and roles are brought up to date.
 """
 
@@ -33,8 +35,9 @@ from januscaler_refunds.billing.models import (
     Violation,
 )
 from januscaler_refunds.policy.calendar import KOLKATA
-from januscaler_refunds.refunds import services
-from januscaler_refunds.refunds.models import ApprovalLimit, Reason, RefundRequest, State
+from januscaler_refunds.refunds.demo_story import People, Story, plans
+from januscaler_refunds.refunds.evaluation import business_calendar
+from januscaler_refunds.refunds.models import ApprovalLimit
 from januscaler_refunds.refunds.roles import AGENT, FINANCE, MANAGER, sync_roles
 
 SEED = 20250106
@@ -64,7 +67,8 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="Allow running with DEBUG off.")
         parser.add_argument("--anchor", help="Day the data is counted back from (YYYY-MM-DD); default today.")
         parser.add_argument("--customers", type=int, default=210)
-        parser.add_argument("--requests", type=int, default=320)
+        parser.add_argument("--requests", type=int, default=200,
+                            help="About how many refund requests (60 open or awaiting payout, the rest decided).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG and not options["force"]:
@@ -84,7 +88,6 @@ class Command(BaseCommand):
             self._invoices(rng, customers, anchor)
             self._incidents_and_reports(rng, customers, anchor)
             created = self._requests(rng, anchor, options["requests"])
-            self._chargebacks(rng, anchor)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data loaded (anchor {anchor}): {Customer.objects.count()} customers, "
@@ -246,127 +249,16 @@ class Command(BaseCommand):
                                        received_at=_at(anchor - dt.timedelta(days=rng.randint(1, 30)), rng),
                                        summary="Demo abuse report (AUP)")
 
-    def _chargebacks(self, rng: random.Random, anchor: dt.date) -> None:
-        """A few chargebacks through the section 6 service: some after a refund request (the
-        account is spared), some without one (the account is suspended at once)."""
-        from januscaler_refunds.chargebacks.services import chargeback_record
-
-        with_request = list(
-            RefundRequest.objects.filter(state__in=[State.UNDER_REVIEW, State.SUBMITTED])
-            .select_related("invoice")
-            .order_by("id")[:4]
-        )
-        without_request = list(
-            Invoice.objects.filter(refund_requests__isnull=True, amount_paid__gt=0, issued_on__gte=anchor - dt.timedelta(days=60))
-            .order_by("id")[:3]
-        )
-        targets = [(r.invoice, r.received_at + dt.timedelta(days=2)) for r in with_request]
-        targets += [(invoice, _at(min(anchor, invoice.issued_on + dt.timedelta(days=10)), rng)) for invoice in without_request]
-        for n, (invoice, received_at) in enumerate(targets, start=1):
-            chargeback_record(
-                invoice=invoice,
-                ref=f"CB-DEMO-{n:03d}",
-                amount=invoice.amount_paid,
-                currency=invoice.currency,
-                network_reason=["4853", "4837", "10.4", "13.1"][n % 4],
-                received_at=min(received_at, timezone.now()),
-                evidence_due=None,
-                fee=Decimal("15.00") if invoice.currency != "INR" else Decimal("1200.00"),
-                actor=None,
-            )
-
     # --- refund requests through the services --------------------------------------------------
 
     def _requests(self, rng: random.Random, anchor: dt.date, count: int) -> int:
+        """The working day before ``anchor`` (demo_story.py), replayed through the services."""
         User = get_user_model()
-        agent, agent2, manager, finance = (User.objects.get(username=u) for u in ("agent", "agent2", "manager", "finance"))
-        invoices = list(Invoice.objects.select_related("customer").order_by("id"))
-        initial_recent = [i for i in invoices if i.kind == "initial" and (anchor - i.issued_on).days <= 25]
-        targets = (
-            [State.SUBMITTED] * 60 + [State.UNDER_REVIEW] * 60 + [State.INFO_REQUESTED] * 30
-            + [State.APPROVED] * 35 + [State.DENIED] * 50 + [State.PAID] * 50 + [State.CREDITED] * 15
-            + [State.WITHDRAWN] * 20
-        )
-        reasons = [Reason.BILLING_ERROR, Reason.SERVICE_UNAVAILABILITY, Reason.MONEY_BACK_GUARANTEE, Reason.OTHER]
+        people = People(*(User.objects.get(username=u) for u in ("agent", "agent2", "manager", "finance")))
+        story = Story(anchor=anchor, calendar=business_calendar(), people=people, rng=rng)
         created = 0
-        for n in range(count):
-            target = targets[n % len(targets)]
-            reason = reasons[n % 4]
-            if target == State.CREDITED:
-                pool = [i for i in invoices if i.payment_method == "crypto" and i.customer.identity_verified is not False]
-            elif reason == Reason.MONEY_BACK_GUARANTEE and n % 3:
-                pool = initial_recent
-            else:
-                pool = invoices
-            invoice = pool[rng.randrange(len(pool))]
-            latest_day = min(anchor, invoice.issued_on + dt.timedelta(days=9 if reason == Reason.MONEY_BACK_GUARANTEE else 17))
-            span = (latest_day - invoice.issued_on).days
-            received_day = invoice.issued_on + dt.timedelta(days=rng.randint(0, max(span, 0)))
-            received_at = _at(received_day, rng)
-            if received_at > timezone.now():
-                received_at = timezone.now() - dt.timedelta(hours=1)
-            requested = None if n % 9 == 0 else (invoice.amount_paid * Decimal(rng.choice(["1", "0.5", "0.25"]))).quantize(Decimal("0.01"))
-            if requested is not None and requested <= 0:
-                requested = None
-            try:
-                request = services.refund_request_create(
-                    invoice=invoice,
-                    reason=reason,
-                    received_at=received_at,
-                    requester_email=invoice.customer.email if n % 23 else "someone.else@example.net",
-                    channel=["email", "admin", "import"][n % 3],
-                    message=f"Demo request {n + 1}: please refund invoice {invoice.number}.",
-                    requested_amount=requested,
-                    documents=[services.DocumentUpload(name=f"evidence-{n + 1}.txt",
-                                                       content=f"Evidence for demo request {n + 1}\n".encode(),
-                                                       content_type="text/plain")] if n % 5 else [],
-                    acknowledge=False,
-                )
-            except services.TransitionRefused:
-                continue
-            created += 1
-            self._advance(request, target, n, agent if n % 2 else agent2, manager, finance)
+        for n, plan in enumerate(plans(rng, history=max(count - 60, 0))):
+            created += story.play(plan, n) is not None
+        story.chargebacks()
+        story.triage()
         return created
-
-    def _advance(self, request: RefundRequest, target: str, n: int, agent: Any, manager: Any, finance: Any) -> None:
-        if target == State.SUBMITTED:
-            return
-        if target == State.WITHDRAWN:
-            services.refund_request_withdraw(request=request, actor=None, note="Customer withdrew (demo).")
-            return
-        if n % 5 == 0:
-            request = services.refund_request_assign(request=request, actor=manager, assignee=agent)
-        request = services.refund_request_start_review(request=request, actor=agent)
-        if target == State.UNDER_REVIEW:
-            return
-        if target == State.INFO_REQUESTED:
-            services.refund_request_request_information(
-                request=request, actor=agent, missing="A screenshot of the charge on your statement."
-            )
-            return
-        if target == State.DENIED or not request.refundable_amount:
-            codes = [c for c in request.evaluation_codes if c] or ["not_a_ground_dissatisfaction"]
-            services.refund_request_deny(request=request, actor=agent, codes=codes[:3],
-                                         message="We reviewed your request against the Refund Policy.")
-            return
-        amount = min(request.refundable_amount, request.requested_amount or request.refundable_amount)
-        crypto = request.invoice.payment_method == "crypto"
-        if crypto and request.customer.identity_verified is False:
-            return  # stays under review until the customer's identity is verified (section 3)
-        approver = manager if crypto or n % 6 == 0 else agent
-        try:
-            request = services.refund_request_approve(request=request, actor=approver, amount=amount,
-                                                      note="Demo approval.")
-        except services.TransitionRefused:
-            request = services.refund_request_approve(request=request, actor=manager, amount=amount,
-                                                      note="Demo approval (manager).")
-        if target == State.APPROVED:
-            return
-        if crypto or target == State.CREDITED:
-            if request.customer.identity_verified is not False:
-                services.refund_request_grant_credit(request=request, actor=finance, amount=amount,
-                                                     note="Account credit at our discretion (section 4.3).")
-            return
-        # Section 4.3: back to the invoice's original payment method (the service refuses any other).
-        services.refund_request_record_payout(request=request, actor=finance, method=request.invoice.payment_method,
-                                              reference=f"PAYOUT-{request.reference}", amount=amount)
