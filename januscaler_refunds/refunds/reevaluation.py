@@ -105,6 +105,16 @@ def load_fact_rows(requests: Sequence[RefundRequest]) -> dict[int, FactRows]:
         "request_id",
     )
     incidents = _incidents_by_request(requests, lines)
+    # Indexed by customer and invoice so each request looks at its own rows, not the whole chunk's.
+    invoices_of: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in invoices:
+        invoices_of[row["customer_id"]].append(row)
+    requests_of_customer: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    requests_of_invoice: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for position, row in enumerate(others):
+        row["position"] = position
+        requests_of_customer[row["customer_id"]].append(row)
+        requests_of_invoice[row["invoice_id"]].append(row)
 
     result = {}
     for request in requests:
@@ -114,14 +124,13 @@ def load_fact_rows(requests: Sequence[RefundRequest]) -> dict[int, FactRows]:
             violations=violations.get(request.customer_id, []),
             other_invoices=[
                 {k: v for k, v in i.items() if k not in ("customer_id", "pk")}
-                for i in invoices
-                if i["customer_id"] == request.customer_id and i["pk"] != request.invoice_id
+                for i in invoices_of[request.customer_id]
+                if i["pk"] != request.invoice_id
             ],
             other_requests=[
                 {k: o[k] for k in OTHER_REQUEST_FIELDS}
-                for o in others
+                for o in _union(requests_of_customer[request.customer_id], requests_of_invoice[request.invoice_id])
                 if o["pk"] != request.pk
-                and (o["customer_id"] == request.customer_id or o["invoice_id"] == request.invoice_id)
             ],
             abuse=abuse.get(request.customer_id, []),
             usage=usage.get(request.invoice_id, []),
@@ -130,6 +139,12 @@ def load_fact_rows(requests: Sequence[RefundRequest]) -> dict[int, FactRows]:
             pauses=pauses.get(request.pk, []),
         )
     return result
+
+
+def _union(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of both lists once each, in query order (the one-by-one query's OR keeps that order)."""
+    seen = {row["pk"] for row in first}
+    return sorted(first + [row for row in second if row["pk"] not in seen], key=lambda row: row["position"])
 
 
 def _incidents_by_request(
