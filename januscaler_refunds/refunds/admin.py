@@ -190,6 +190,12 @@ class RefundRequestAdmin(ModelAdmin):
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return QueueChangeList
 
+    def get_paginator(self, request: HttpRequest, queryset: Any, per_page: int, orphans: int = 0,
+                      allow_empty_first_page: bool = True) -> Any:
+        paginator = queue.EstimatedCountPaginator(queryset, per_page, orphans, allow_empty_first_page)
+        paginator.exact = bool(request.GET.get("q"))
+        return paginator
+
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[RefundRequest], search_term: str
     ) -> tuple[QuerySet[RefundRequest], bool]:

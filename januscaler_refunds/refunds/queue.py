@@ -68,7 +68,9 @@ class WorkFilter(SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         # An explicit state filter already says which requests; open-by-default must not hide it.
-        if self.value() == "all" or any(key.startswith("state") for key in request.GET):
+        # A payout-deadline filter is about approved requests, which are not open work either.
+        explicit = any(key.startswith(("state", "payout_deadline")) for key in request.GET)
+        if self.value() == "all" or (explicit and WORK_PARAMETER not in request.GET):
             return queryset
         if self.value() == "closed":
             return queryset.filter(state__in=[State.APPROVED, *FINAL_STATES])
@@ -134,11 +136,12 @@ class EstimatedCountPaginator(Paginator):
     """Counts exactly only when the planner expects few rows; pages by a deferred join."""
 
     approximate = False
+    exact = False  # set for searches: their few rows are counted exactly, without asking the planner
 
     @cached_property
     def count(self) -> int:  # type: ignore[override]
         queryset = cast(QuerySet[Any], self.object_list)
-        estimate = estimated_count(queryset)
+        estimate = None if self.exact else estimated_count(queryset)
         if estimate is not None and estimate > EXACT_COUNT_LIMIT:
             self.approximate = True
             return estimate
