@@ -7,6 +7,7 @@ the small forms on the review page, each of which calls its service.
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import partial
 from typing import Any
 from urllib.parse import urlencode
@@ -30,7 +31,7 @@ from januscaler_refunds import formatting
 from januscaler_refunds.admin_mixins import ReadOnlyAdminMixin
 from januscaler_refunds.refunds import admin_views as views
 from januscaler_refunds.refunds import forms as f
-from januscaler_refunds.refunds import selectors, services
+from januscaler_refunds.refunds import queue, selectors, services
 from januscaler_refunds.refunds.admin_filters import (
     QUEUE_PAGE_FLAG,
     MessageKindFilter,
@@ -86,7 +87,9 @@ class DeadlineStatusFilter(DropdownFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[RefundRequest]) -> QuerySet[RefundRequest]:
         if self.value() in {value for value, _ in self.options}:
-            return queryset.filter(selectors.deadline_status_filter(self.value(), kind=self.kind))
+            return queryset.filter(
+                selectors.deadline_status_filter(self.value(), kind=self.kind, clock=queue.request_clock(request))
+            )
         return queryset
 
 
@@ -126,21 +129,27 @@ class ReceivedDateRangeFilter(RangeDateFilter):
         from unfold.utils import parse_date_str
 
         filters = {}
-        for suffix, lookup in (("_from", "gte"), ("_to", "lte")):
+        for suffix, lookup, days in (("_from", "gte", 0), ("_to", "lt", 1)):
             value = self.used_parameters.get(f"{self.parameter_name}{suffix}")
             if isinstance(value, str) and value:
                 parsed = parse_date_str(value)
                 if parsed is None:
                     return None
-                filters[f"{self.parameter_name}__date__{lookup}"] = parsed
+                # A range on the column itself (midnight to midnight, company time), not on its
+                # __date, so the received_at index serves it (issue 14).
+                midnight = timezone.make_aware(dt.datetime.combine(parsed + dt.timedelta(days=days), dt.time.min))
+                filters[f"{self.parameter_name}__{lookup}"] = midnight
         return queryset.filter(**filters)
+
+
+queue.cache_unfold_result_headers()
 
 
 class QueueChangeList(UnfoldChangeList):
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
-        # Business days left for the whole page with one calendar (one query), not one per row.
-        selectors.attach_deadlines(self.result_list)
+        # Business days left for the whole page with one clock (shared with the deadline filter).
+        selectors.attach_deadlines(self.result_list, clock=queue.request_clock(request))
 
 
 # --- the queue and the review page ----------------------------------------------------------
@@ -174,9 +183,10 @@ class RefundRequestAdmin(ModelAdmin):
     list_filter_submit = True
     list_fullwidth = True
     search_fields = ["reference", "invoice__number", "customer__email", "customer__name", "requester_email"]
-    search_help_text = "Reference, invoice number, customer email or name"
-    ordering = ["review_due_at", "received_at"]
+    search_help_text = "Reference, invoice number or email (exact or the start), or part of a customer's name"
+    ordering = queue.QUEUE_ORDERING
     show_full_result_count = False
+    paginator = queue.EstimatedCountPaginator
     list_per_page = 50
     autocomplete_fields = ["invoice"]
     actions = ["assign_to_me", "assign_to", "reevaluate"]
@@ -189,6 +199,17 @@ class RefundRequestAdmin(ModelAdmin):
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return QueueChangeList
+
+    def get_paginator(self, request: HttpRequest, queryset: Any, per_page: int, orphans: int = 0,
+                      allow_empty_first_page: bool = True) -> Any:
+        paginator = queue.EstimatedCountPaginator(queryset, per_page, orphans, allow_empty_first_page)
+        paginator.exact = bool(request.GET.get("q"))
+        return paginator
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[RefundRequest], search_term: str
+    ) -> tuple[QuerySet[RefundRequest], bool]:
+        return queue.search(queryset, search_term), False
 
     # Nothing on a request is edited through the stock form: the review page's own forms call
     # services, and the state only moves through transitions.

@@ -38,7 +38,8 @@ class OpenClosedFilter(admin.SimpleListFilter):
         return super().value() or None
 
     def choices(self, changelist: Any) -> Any:
-        current = self.value() or ("all" if changelist.params.get("state__exact") else "open")
+        explicit = changelist.params.get("state__exact") or changelist.params.get("payout_deadline")
+        current = self.value() or ("all" if explicit else "open")
         for lookup, title in self.lookup_choices:
             yield {
                 "selected": current == lookup,
@@ -50,7 +51,10 @@ class OpenClosedFilter(admin.SimpleListFilter):
         value = self.value()
         if value is None:
             on_page = getattr(request, QUEUE_PAGE_FLAG, False)
-            value = "open" if on_page and not request.GET.get("state__exact") else "all"
+            # An explicit state filter already says which requests; a payout-deadline filter is
+            # about approved requests, which are not open work either: neither is narrowed here.
+            explicit = request.GET.get("state__exact") or request.GET.get("payout_deadline")
+            value = "open" if on_page and not explicit else "all"
         if value == "open":
             return queryset.filter(state__in=selectors.OPEN_STATES)
         if value == "closed":

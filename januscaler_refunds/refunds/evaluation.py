@@ -10,7 +10,8 @@ review console and the reports show.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
@@ -106,12 +107,29 @@ def settled_refunds(rows: Iterable[Mapping[str, Any]]) -> tuple[f.SettledRefund,
     return tuple(sorted(refunds, key=lambda refund: (refund.settled_at, refund.reference)))
 
 
-def load_facts(request: RefundRequest, *, calendar: BusinessCalendar | None = None) -> f.RefundFacts:
-    """Everything the engine judges, read in a fixed number of queries.
+@dataclass
+class FactRows:
+    """The rows the facts of one request are built from (read here one request at a time, or for a
+    whole batch by ``refunds.reevaluation``)."""
 
-    Choice columns come back from the database as plain ``str``; each ``cast`` to one of the
-    policy's Literal types below is checked at run time by the fact's ``__post_init__``.
-    """
+    lines: Sequence[InvoiceLine]
+    chargebacks: Sequence[Mapping[str, Any]]
+    violations: Sequence[Mapping[str, Any]]
+    other_invoices: Sequence[Mapping[str, Any]]
+    other_requests: Sequence[Mapping[str, Any]]
+    abuse: Sequence[Mapping[str, Any]]
+    usage: Sequence[Mapping[str, Any]]
+    incidents: Sequence[Mapping[str, Any]]
+    document_count: int
+    pauses: Sequence[Mapping[str, Any]]
+
+
+def load_facts(request: RefundRequest, *, calendar: BusinessCalendar | None = None) -> f.RefundFacts:
+    """Everything the engine judges, read in a fixed number of queries."""
+    return build_facts(request, _fact_rows(request), calendar=calendar or business_calendar())
+
+
+def _fact_rows(request: RefundRequest) -> FactRows:
     invoice: Invoice = request.invoice
     customer = request.customer
     lines = list(InvoiceLine.objects.filter(invoice=invoice).order_by("line_no"))
@@ -154,6 +172,24 @@ def load_facts(request: RefundRequest, *, calendar: BusinessCalendar | None = No
     document_count = RefundDocument.objects.filter(request=request, content_type__in=ACCEPTED_TYPES).count()
     pauses = list(InformationRequest.objects.filter(request=request).values("requested_at", "answered_at"))
 
+    return FactRows(
+        lines=lines, chargebacks=chargebacks, violations=violations, other_invoices=other_invoices,
+        other_requests=other_requests, abuse=abuse, usage=usage, incidents=incidents,
+        document_count=document_count, pauses=pauses,
+    )
+
+
+def build_facts(request: RefundRequest, rows: FactRows, *, calendar: BusinessCalendar) -> f.RefundFacts:
+    """The engine's facts from the rows read for ``request``.
+
+    Choice columns come back from the database as plain ``str``; each ``cast`` to one of the
+    policy's Literal types below is checked at run time by the fact's ``__post_init__``.
+    """
+    invoice: Invoice = request.invoice
+    customer = request.customer
+    lines, chargebacks, violations = rows.lines, rows.chargebacks, rows.violations
+    other_invoices, other_requests, abuse = rows.other_invoices, rows.other_requests, rows.abuse
+    usage, incidents, document_count, pauses = rows.usage, rows.incidents, rows.document_count, rows.pauses
     return f.RefundFacts(
         request=f.RequestFacts(
             reference=request.reference,
@@ -218,7 +254,7 @@ def load_facts(request: RefundRequest, *, calendar: BusinessCalendar | None = No
             abuse_reports=tuple(f.AbuseReport(ref=a["ref"], received_at=a["received_at"]) for a in abuse),
         ),
         policy=policy_facts(request.policy_version),
-        calendar=calendar or business_calendar(),
+        calendar=calendar,
         usage=tuple(
             f.UsageRecord(line_no=u["invoice_line__line_no"], at=u["at"], units=u["units"]) for u in usage
         ),
@@ -247,12 +283,20 @@ def evaluate_and_store(
         # After a decision the snapshot it was made on stays as it was: the approved
         # amount was checked against it, and reports show what the decision saw.
         return result
+    fields = apply_result(request, result, snapshot, now)
+    RefundRequest.objects.filter(pk=request.pk).update(**{name: getattr(request, name) for name in fields}, updated_at=now)
+    return result
+
+
+STORED_FIELDS = ["evaluation", "evaluated_at", "recommendation", "refundable_amount", "evaluation_codes", "review_due_at"]
+
+
+def apply_result(request: RefundRequest, result: Evaluation, snapshot: dict[str, Any], now: dt.datetime) -> list[str]:
+    """Set the stored evaluation on ``request`` (not saved); returns the fields set."""
     request.evaluation = snapshot
     request.evaluated_at = now
     request.recommendation = result.recommendation
     request.refundable_amount = result.refundable_amount
     request.evaluation_codes = list(snapshot["codes"])
     request.review_due_at = result.review_due_at
-    fields = ["evaluation", "evaluated_at", "recommendation", "refundable_amount", "evaluation_codes", "review_due_at"]
-    RefundRequest.objects.filter(pk=request.pk).update(**{name: getattr(request, name) for name in fields}, updated_at=now)
-    return result
+    return STORED_FIELDS

@@ -166,6 +166,13 @@ class RefundRequest(FSMModelMixin, models.Model):
                 condition=Q(state__in=["submitted", "under_review", "info_requested"]),
             ),
             models.Index(fields=["payout_due_at"], name="refund_approved_payout_due", condition=Q(state="approved")),
+            # The queue's ordering (refunds.queue.QUEUE_ORDERING): open work by default, all on request.
+            models.Index(
+                fields=["review_due_at", "received_at", "id"],
+                name="refund_open_queue",
+                condition=Q(state__in=["submitted", "under_review", "info_requested"]),
+            ),
+            models.Index(fields=["review_due_at", "received_at", "id"], name="refund_queue_order"),
             models.Index(fields=["invoice", "received_at"]),
         ]
         constraints = [

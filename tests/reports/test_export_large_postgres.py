@@ -17,7 +17,7 @@ from januscaler_refunds.policy.calendar import KOLKATA
 from januscaler_refunds.refunds.models import RefundRequest
 from januscaler_refunds.reports.models import ExportRecord
 
-URL = "/admin/reports/export/refunds/?format=csv"
+URL = "/admin/reports/export/refunds/?status=all&format=csv"  # all rows, not only open work
 STATES = ["submitted", "under_review", "approved", "denied", "paid"]
 
 

@@ -1,0 +1,73 @@
+"""The benchmark code itself (bench/seed.py, bench/run.py) on 10,000 requests: it seeds what it says
+and measures every figure with a floor. Nothing here asserts a speed; query counts are asserted."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from django.db import connection
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+N = 10_000
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def seeded() -> dict[str, int]:
+    return _load("seed").seed(N, verbose=False)
+
+
+def _one(sql: str) -> Any:
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchone()[0]
+
+
+def test_seed_distributions_and_real_evaluations(seeded: dict[str, int]) -> None:
+    assert seeded["refunds_refundrequest"] == N
+    assert seeded["billing_customer"] == N // 10
+    assert seeded["billing_invoice"] == N
+    assert seeded["billing_invoiceline"] == N * 5 // 2
+    assert seeded["refunds_transitionlog"] == N * 271 // 100
+    assert seeded["refunds_customermessage"] == N * 3 // 2
+    open_share = _one("SELECT avg((state IN ('submitted','under_review','info_requested'))::int) FROM refunds_refundrequest")
+    assert float(open_share) == pytest.approx(0.40, abs=0.01)
+    # Every request carries an evaluation the engine produced (clauses, codes), not an empty stub.
+    assert _one("SELECT count(*) FROM refunds_refundrequest WHERE evaluation = '{}'::jsonb OR recommendation = ''") == 0
+    assert _one("SELECT min(jsonb_array_length(evaluation->'clauses')) FROM refunds_refundrequest") > 3
+    assert _one("SELECT count(DISTINCT recommendation) FROM refunds_refundrequest") >= 2
+
+
+def test_run_measures_every_figure_with_its_floor(seeded: dict[str, int]) -> None:
+    run = _load("run")
+    figures = [
+        *run.bench_queue(1),
+        *run.bench_pages(1),
+        *run.bench_transitions(1, batch=10),
+        *run.bench_reevaluation(1, batch=500, one_by_one=10),
+        *run.bench_export(1, in_process=True),
+    ]
+    for figure in figures:
+        assert figure.runs and figure.floor and all(v > 0 for v in figure.runs + figure.floor), figure.name
+    queue = [f for f in figures if f.name.startswith("queue")]
+    assert len(queue) == len(run.queue_urls())
+    # The queue's budget: at most 8 queries per page, whatever the filter or search.
+    assert max(q for f in queue for q in f.queries) <= 8, {f.name: f.queries for f in queue}
+    text = run.report(figures, 0.0, run.environment())
+    assert "| figure | median (min–max) | queries | floor, same run | ratio | load avg |" in text
+    assert f"{N:,} requests" in text
+    assert text.count("\n| queue") == len(queue)
