@@ -76,7 +76,8 @@ def model_rows(
     }
     if import_ is not None:
         rows[f"{prefix}_import"] = row(import_)
-        rows[f"{prefix}_process_import"] = row(import_, refused=FORBIDDEN)
+        # POST only (GET: 405 for everyone); the POST check refuses it to the roles the import row refuses.
+        rows[f"{prefix}_process_import"] = row(NOBODY, refused=METHOD)
     if export is not None:
         rows[f"{prefix}_export"] = row(export)
     return rows
@@ -98,9 +99,10 @@ TABLE: dict[str, Row] = {
     "admin:autocomplete": row(NOBODY),  # without a valid field reference it refuses everyone
     "admin:view_on_site": row(NOBODY, refused=NOT_FOUND),  # no model has a public page
     "admin/(?P<url>.*)": row(NOBODY, refused=NOT_FOUND),
-    # unfold's admin does not serve per-app index pages
-    **{f"admin:app_list[{label}]": row(NOBODY, refused=NOT_FOUND)
-       for label in ("auth", "chargebacks", "intake", "billing", "refunds", "deadlines", "reports")},
+    # An app's index page lists the models the user may see; with none it does not exist for them.
+    **{f"admin:app_list[{label}]": row(roles, refused=NOT_FOUND) for label, roles in {
+        "auth": SUPER, "billing": STAFF, "chargebacks": STAFF, "refunds": STAFF, "intake": AGENTS,
+        "deadlines": AGENTS, "reports": MANAGERS}.items()},
     # --- reports (mounted under /admin/reports/) ---
     "reports:refund_export": row(MANAGERS),
     "reports:exports": row(STAFF),  # each user sees their own exports; managers all
