@@ -152,7 +152,9 @@ STORAGES = {
     },
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 30 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Uploads above 256 KiB are spooled to a temporary file; refunds.documents then reads them in chunks
+# and refuses one past MAX_DOCUMENT_BYTES, so a huge upload never sits in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 MAX_DOCUMENT_BYTES = env_int("MAX_DOCUMENT_BYTES", 10 * 1024 * 1024)
 
 # --- Email ------------------------------------------------------------------------

@@ -21,7 +21,13 @@ Readings where the policy and policy-decisions.md leave room (each is tested):
   money and lost/accepted already did, so a refund would pay twice.
 - An unanswered information request pauses the review clock up to and including today; pauses that
   overlap count each business day once; days on or before the received date never count.
-- ``billing_error_needs_verification`` is raised on every billing-error request, verified or not.
+- ``billing_error_needs_verification`` is raised on a billing-error request only while no verified
+  overcharge is recorded; once an agent records one, ``billing_error_verified`` (note) instead.
+- The cap is what was paid on the invoice less what other requests on the same invoice have paid out
+  or credited, as recorded when the evaluation runs (``InvoiceFacts.earlier_refunds``); whenever such
+  refunds exist ``cap_reduced_by_earlier_refunds`` shows it, whether or not it binds this time.
+- With no block or info code, a refundable amount of zero is ``deny`` with ``nothing_refundable``.
+- Service names of lines and incidents compare case-insensitively (and ignoring surrounding spaces).
 - ``nonrefundable_*`` and ``partial_prorated_unused`` are raised for the money-back guarantee only:
   billing errors and SLA credits do not refund the invoice line by line.
 - A plan line that names no service covers the whole Service: every incident counts against it.
@@ -66,6 +72,7 @@ from .facts import (
     PolicyInputError,
     RefundFacts,
     RequestFacts,
+    SettledRefund,
     UsageRecord,
     Violation,
 )
@@ -117,6 +124,7 @@ __all__ = [
     "Recommendation",
     "RefundFacts",
     "RequestFacts",
+    "SettledRefund",
     "SlaLineCredit",
     "UsageRecord",
     "Verdict",

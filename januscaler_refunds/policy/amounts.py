@@ -1,8 +1,10 @@
 """How much is refundable, line by line (sections 2.2, 4.4 and 5).
 
 Each line's allowance is rounded half-up to the currency's minor unit, the allowances are summed, and
-the total is capped at what was paid on the invoice (a discount is not shared out over lines) and
-never negative. It is not capped at the requested amount: the recommendation compares the two.
+the total is capped at what was paid on the invoice less what earlier requests on the same invoice
+already paid out or credited (a discount is not shared out over lines; a request never returns more
+than the invoice took in) and never negative. It is not capped at the requested amount: the
+recommendation compares the two.
 """
 
 from __future__ import annotations
@@ -47,9 +49,16 @@ class SlaLineCredit:
 
 @dataclass(frozen=True)
 class AmountBreakdown:
+    """The arithmetic: ``subtotal`` (what the reason allows) capped at ``cap`` (``paid`` less
+    ``earlier_refunded``) gives ``refundable``."""
+
     lines: tuple[LineAllowance, ...]
     refundable: Decimal
     explanation: str
+    subtotal: Decimal = Decimal(0)
+    paid: Decimal = Decimal(0)
+    earlier_refunded: Decimal = Decimal(0)
+    cap: Decimal = Decimal(0)
 
 
 def check_currencies(facts: RefundFacts) -> None:
@@ -60,6 +69,26 @@ def check_currencies(facts: RefundFacts) -> None:
     )
     for line in invoice.lines:
         ensure_currency(line.currency, invoice.currency, what=f"invoice {invoice.number} line {line.line_no}")
+    for earlier in invoice.earlier_refunds:
+        ensure_currency(earlier.currency, invoice.currency, what=f"the {earlier.kind} of request {earlier.reference}")
+
+
+def earlier_refunded(facts: RefundFacts) -> Decimal:
+    """Sections 4.4 and 5: what other requests on this invoice already paid out or credited.
+
+    The request being evaluated is skipped by reference, so its own settlement never lowers its cap.
+    """
+    own = facts.request.reference
+    return sum(
+        (earlier.amount for earlier in facts.invoice.earlier_refunds if earlier.reference != own),
+        Decimal(0),
+    )
+
+
+def refund_cap(facts: RefundFacts) -> Decimal:
+    """The most a request can still return: paid on the invoice less earlier refunds, never below 0."""
+    paid = max(facts.invoice.amount_paid, Decimal(0))
+    return max(paid - earlier_refunded(facts), Decimal(0))
 
 
 def units_consumed(
@@ -230,8 +259,23 @@ def refundable_amount(facts: RefundFacts, *, now: datetime) -> AmountBreakdown:
         subtotal = Decimal(0)
         basis = "dissatisfaction alone is not a ground for a refund (section 1)"
 
-    refundable = quantize(max(min(subtotal, paid), Decimal(0)), currency)
+    earlier = earlier_refunded(facts)
+    cap = refund_cap(facts)
+    refundable = quantize(max(min(subtotal, cap), Decimal(0)), currency)
     explanation = basis
-    if subtotal > paid:
-        explanation += f", capped at {format_amount(paid, currency)} paid on the invoice"
-    return AmountBreakdown(lines=lines, refundable=refundable, explanation=explanation)
+    if subtotal > cap:
+        explanation += f", capped at {format_amount(cap, currency)}"
+        if earlier > 0:
+            explanation += (f" ({format_amount(paid, currency)} paid on the invoice less "
+                            f"{format_amount(earlier, currency)} already refunded on earlier requests)")
+        else:
+            explanation += " paid on the invoice"
+    return AmountBreakdown(
+        lines=lines,
+        refundable=refundable,
+        explanation=explanation,
+        subtotal=quantize(subtotal, currency),
+        paid=quantize(paid, currency),
+        earlier_refunded=quantize(earlier, currency),
+        cap=quantize(cap, currency),
+    )

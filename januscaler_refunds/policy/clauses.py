@@ -18,7 +18,9 @@ from .amounts import (
     SlaLineCredit,
     billing_error_proposal,
     describe_availability,
+    earlier_refunded,
     mbg_line_allowances,
+    refund_cap,
     sla_line_credits,
     units_consumed,
 )
@@ -156,7 +158,8 @@ def section_1_invoice_paid(facts: RefundFacts, *, now: datetime) -> ClauseResult
 
 def section_1_billing_error(facts: RefundFacts, *, now: datetime) -> ClauseResult:
     """Sections 1 and 4.2: a billing error is refunded once the billing team verifies it; the
-    customer must name the overcharged amount (section 4.1)."""
+    customer must name the overcharged amount (section 4.1). ``billing_error_needs_verification``
+    stands only while no verified overcharge is recorded; then ``billing_error_verified``."""
     finding = _Finding("1", "billing_error")
     if facts.request.reason != "billing_error":
         return finding.not_applicable("applies to billing-error requests only")
@@ -168,11 +171,13 @@ def section_1_billing_error(facts: RefundFacts, *, now: datetime) -> ClauseResul
             Code.BILLING_ERROR_AMOUNT_MISSING,
         )
     if facts.request.verified_overcharge is not None:
-        text = f"the agent verified an overcharge of {_money(facts, proposal)}"
-    else:
-        text = (f"the customer names an overcharge of {_money(facts, proposal)}; verify it before "
-                "approving")
-    return finding.note(text, Code.BILLING_ERROR_NEEDS_VERIFICATION)
+        return finding.note(
+            f"the agent verified an overcharge of {_money(facts, proposal)}", Code.BILLING_ERROR_VERIFIED
+        )
+    return finding.note(
+        f"the customer names an overcharge of {_money(facts, proposal)}; verify it before approving",
+        Code.BILLING_ERROR_NEEDS_VERIFICATION,
+    )
 
 
 def section_1_service_unavailability(facts: RefundFacts, *, now: datetime) -> ClauseResult:
@@ -492,6 +497,28 @@ def section_4_4_prorated_unused(facts: RefundFacts, *, now: datetime) -> ClauseR
     return finding.passed("no prepaid units were used before the request; the credit is refunded in full")
 
 
+def section_4_4_earlier_refunds(facts: RefundFacts, *, now: datetime) -> ClauseResult:
+    """Sections 4.4 and 5: a request never returns more than the invoice took in, so what earlier
+    requests on the same invoice already paid out or credited comes off the cap; whenever it does,
+    ``cap_reduced_by_earlier_refunds`` shows it."""
+    finding = _Finding("4.4", "earlier_refunds")
+    earlier = earlier_refunded(facts)
+    if earlier <= 0:
+        return finding.not_applicable(f"no earlier refund on invoice {facts.invoice.number}")
+    own = facts.request.reference
+    listed = ", ".join(
+        f"{refund.reference} {refund.kind} {_money(facts, refund.amount)}"
+        for refund in facts.invoice.earlier_refunds
+        if refund.reference != own
+    )
+    return finding.note(
+        f"earlier requests on invoice {facts.invoice.number} already returned {_money(facts, earlier)} "
+        f"({listed}); at most {_money(facts, refund_cap(facts))} of the "
+        f"{_money(facts, max(facts.invoice.amount_paid, Decimal(0)))} paid can still be refunded",
+        Code.CAP_REDUCED_BY_EARLIER_REFUNDS,
+    )
+
+
 def section_5_non_refundable_charges(facts: RefundFacts, *, now: datetime) -> ClauseResult:
     """Sections 5 and 2.2: usage-based fees, third-party fees (licences, payment gateway charges),
     setup, onboarding and custom development are not refunded under the guarantee."""
@@ -557,6 +584,7 @@ CLAUSES: tuple[Clause, ...] = (
     section_4_1_requester_is_customer,
     section_4_3_crypto_credit_only,
     section_4_4_prorated_unused,
+    section_4_4_earlier_refunds,
     section_5_non_refundable_charges,
     section_6_chargebacks,
     section_6_1_account_suspended,

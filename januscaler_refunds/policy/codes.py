@@ -1,7 +1,8 @@
 """Reason codes: the public names from the table in policy-decisions.md.
 
-Each code has the policy section(s) it comes from, an effect, and a plain-words description an agent
-can paste to a customer. Effects: ``block`` makes the recommendation "deny", ``info`` makes it "needs
+Each code has the policy section(s) it comes from, an effect, a plain-words description an agent
+can paste to a customer (the customer wording), and a short label for the console (the agent
+wording). Effects: ``block`` makes the recommendation "deny", ``info`` makes it "needs
 information", ``adjust`` changes the amount, ``note`` only informs.
 """
 
@@ -35,6 +36,7 @@ class Code(StrEnum):
     MBG_ABUSE_REPORT = "mbg_abuse_report"
     CRYPTO_CREDIT_ONLY = "crypto_credit_only"
     BILLING_ERROR_NEEDS_VERIFICATION = "billing_error_needs_verification"
+    BILLING_ERROR_VERIFIED = "billing_error_verified"
     BILLING_ERROR_AMOUNT_MISSING = "billing_error_amount_missing"
     PARTIAL_PRORATED_UNUSED = "partial_prorated_unused"
     PARTIAL_SLA_DISRUPTION = "partial_sla_disruption"
@@ -42,6 +44,8 @@ class Code(StrEnum):
     NONREFUNDABLE_THIRD_PARTY_FEES = "nonrefundable_third_party_fees"
     NONREFUNDABLE_SETUP_FEES = "nonrefundable_setup_fees"
     CHARGEBACK_OPEN = "chargeback_open"
+    NOTHING_REFUNDABLE = "nothing_refundable"
+    CAP_REDUCED_BY_EARLIER_REFUNDS = "cap_reduced_by_earlier_refunds"
 
 
 class Effect(StrEnum):
@@ -56,7 +60,16 @@ class CodeInfo:
     code: Code
     sections: tuple[str, ...]
     effect: Effect
-    description: str
+    description: str  # customer wording
+    label: str = ""  # agent wording: what the console shows beside the code
+
+    @property
+    def customer_wording(self) -> str:
+        return self.description
+
+    @property
+    def agent_wording(self) -> str:
+        return self.label or self.description
 
     @property
     def section(self) -> str:
@@ -64,9 +77,9 @@ class CodeInfo:
         return ", ".join(self.sections)
 
 
-def _entry(code: Code, sections: str, effect: str, description: str) -> tuple[Code, CodeInfo]:
+def _entry(code: Code, sections: str, effect: str, description: str, label: str = "") -> tuple[Code, CodeInfo]:
     parts = tuple(section.strip() for section in sections.split(","))
-    return code, CodeInfo(code, parts, Effect(effect), description)
+    return code, CodeInfo(code, parts, Effect(effect), description, label)
 
 
 # code, section(s), effect, description - in the order of the policy-decisions.md table.
@@ -212,6 +225,14 @@ REASON_CODES: Mapping[Code, CodeInfo] = MappingProxyType(
                 "1, 4.2",
                 "note",
                 "The billing team verifies the overcharge before any refund.",
+                "Overcharge not yet verified",
+            ),
+            _entry(
+                Code.BILLING_ERROR_VERIFIED,
+                "1, 4.2",
+                "note",
+                "The billing team has checked your invoice and confirmed the overcharge.",
+                "Overcharge verified by an agent",
             ),
             _entry(
                 Code.BILLING_ERROR_AMOUNT_MISSING,
@@ -257,6 +278,22 @@ REASON_CODES: Mapping[Code, CodeInfo] = MappingProxyType(
                 "block",
                 "A chargeback on this invoice is open or already returned the money; a refund "
                 "would pay twice.",
+            ),
+            _entry(
+                Code.NOTHING_REFUNDABLE,
+                "4.4, 5",
+                "block",
+                "Nothing on this invoice can be refunded under the policy: the charges are "
+                "non-refundable or have already been refunded.",
+                "Nothing refundable",
+            ),
+            _entry(
+                Code.CAP_REDUCED_BY_EARLIER_REFUNDS,
+                "4.4",
+                "adjust",
+                "Part of this invoice was already refunded or credited on an earlier request, so "
+                "only the rest can be refunded now.",
+                "Earlier refunds on the invoice lower the cap",
             ),
         ]
     )

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from .amounts import LineAllowance, refundable_amount
+from .amounts import AmountBreakdown, LineAllowance, refundable_amount
 from .calendar import KOLKATA, BusinessCalendar, end_of_day, local_date
 from .clauses import CLAUSES, ClauseResult, received_date
 from .codes import Code, Effect, describe, effect_of
@@ -130,17 +130,45 @@ def recommend(
     amount_paid: Decimal,
     crypto: bool,
 ) -> Recommendation:
-    """Any block -> deny; else any info -> needs information; else a refundable amount below the
-    requested amount (or, when none was named, below the amount paid) -> approve partially; else
-    approve. For crypto payments an approval of either kind becomes credit at discretion (4.3)."""
+    """Any block -> deny; else any info -> needs information; else a refundable amount of zero ->
+    deny (``nothing_refundable``, see ``section_4_4_5_nothing_refundable``); else a refundable
+    amount below the requested amount (or, when none was named, below the amount paid) -> approve
+    partially; else approve. For crypto payments an approval of either kind becomes credit at
+    discretion (4.3)."""
     effects = {effect_of(code) for code in codes}
     if Effect.BLOCK in effects:
         return "deny"
     if Effect.INFO in effects:
         return "needs_information"
+    if refundable <= 0:
+        return "deny"
     benchmark = requested if requested is not None else amount_paid
     recommendation: Recommendation = "approve_partially" if refundable < benchmark else "approve"
     return "credit_at_discretion" if crypto else recommendation
+
+
+def section_4_4_5_nothing_refundable(
+    codes: Iterable[Code], *, breakdown: AmountBreakdown, currency: str
+) -> ClauseResult:
+    """Sections 4.4 and 5: when nothing blocks and nothing is missing but the refundable amount is
+    zero (every line non-refundable, a billing error of 0.00, an invoice already refunded in full),
+    the request is denied with ``nothing_refundable``: a zero "partial approval" helps nobody.
+
+    It judges the other clauses' codes, so the engine runs it after them.
+    """
+    section, name = "4.4, 5", "nothing_refundable"
+    effects = {effect_of(code) for code in codes}
+    if Effect.BLOCK in effects or Effect.INFO in effects:
+        return ClauseResult(section, name, "not_applicable",
+                            f"Section {section}: another clause already decides the request")
+    if breakdown.refundable > 0:
+        return ClauseResult(section, name, "pass",
+                            f"Section {section}: {format_amount(breakdown.refundable, currency)} is refundable")
+    return ClauseResult(
+        section, name, "fail",
+        f"Section {section}: nothing is refundable ({breakdown.explanation})",
+        (Code.NOTHING_REFUNDABLE,),
+    )
 
 
 # --- Evaluation -----------------------------------------------------------------------------------
@@ -164,6 +192,11 @@ class Evaluation:
     clauses: tuple[ClauseResult, ...]
     lines: tuple[LineAllowance, ...]
     evaluated_at: datetime
+    # The arithmetic behind refundable_amount: allowances_total capped at refund_cap, which is
+    # amount_paid less earlier_refunded (what earlier requests on the invoice paid out or credited).
+    allowances_total: Decimal = Decimal(0)
+    earlier_refunded: Decimal = Decimal(0)
+    refund_cap: Decimal = Decimal(0)
 
     def codes_with_effect(self, effect: Effect) -> tuple[Code, ...]:
         return tuple(code for code in self.codes if effect_of(code) == effect)
@@ -182,6 +215,9 @@ class Evaluation:
             "requested_amount": None if self.requested_amount is None else str(self.requested_amount),
             "amount_paid": str(self.amount_paid),
             "amount_explanation": self.amount_explanation,
+            "allowances_total": str(self.allowances_total),
+            "earlier_refunded": str(self.earlier_refunded),
+            "refund_cap": str(self.refund_cap),
             "review_due": self.review_due.isoformat(),
             "review_due_at": self.review_due_at.isoformat(),
             "evaluated_at": self.evaluated_at.isoformat(),
@@ -228,7 +264,13 @@ def evaluate(facts: RefundFacts, *, now: datetime) -> Evaluation:
     # First, because it refuses mixed currencies before any clause formats an amount.
     breakdown = refundable_amount(facts, now=now)
 
-    clauses = tuple(clause(facts, now=now) for clause in CLAUSES)
+    results = [clause(facts, now=now) for clause in CLAUSES]
+    judged = [code for result in results for code in result.codes]
+    outcome = section_4_4_5_nothing_refundable(judged, breakdown=breakdown, currency=facts.invoice.currency)
+    # Placed before section 6 so the checklist and the codes stay in section order.
+    at = next((i for i, result in enumerate(results) if result.section.startswith("6")), len(results))
+    results.insert(at, outcome)
+    clauses = tuple(results)
     codes: list[Code] = []
     for result in clauses:
         codes.extend(code for code in result.codes if code not in codes)
@@ -267,6 +309,9 @@ def evaluate(facts: RefundFacts, *, now: datetime) -> Evaluation:
         clauses=clauses,
         lines=breakdown.lines,
         evaluated_at=now.astimezone(KOLKATA),
+        allowances_total=breakdown.subtotal,
+        earlier_refunded=breakdown.earlier_refunded,
+        refund_cap=breakdown.cap,
     )
 
 
@@ -296,7 +341,8 @@ def render_text(evaluation: Evaluation) -> str:
         f"Recommendation: {_RECOMMENDATION_WORDS[ev.recommendation]}",
         f"Refundable: {money(ev.refundable_amount)} ({ev.amount_explanation})",
         "Requested: " + (money(ev.requested_amount) if ev.requested_amount is not None else "no amount named")
-        + f" · paid on the invoice: {money(ev.amount_paid)}",
+        + f" · paid on the invoice: {money(ev.amount_paid)}"
+        + (f" · already refunded on earlier requests: {money(ev.earlier_refunded)}" if ev.earlier_refunded else ""),
         f"Review due: {ev.review_due:%a %d %b %Y}, end of day (Asia/Kolkata)",
         "",
         "Checklist",

@@ -54,6 +54,8 @@ ViolationKind = Literal["tos", "aup"]
 ViolationStatus = Literal["open", "resolved"]
 # ``None`` (no outcome yet) and "open" both mean the dispute is still running.
 ChargebackOutcome = Literal["open", "won", "lost", "accepted"]
+# How an earlier request on the invoice was settled: paid back to a payment method, or credited.
+SettlementKind = Literal["payout", "credit"]
 
 REASONS: frozenset[str] = frozenset(get_args(Reason))
 REQUEST_STATES: frozenset[str] = frozenset(get_args(RequestState))
@@ -65,6 +67,7 @@ CUSTOMER_STATUSES: frozenset[str] = frozenset(get_args(CustomerStatus))
 VIOLATION_KINDS: frozenset[str] = frozenset(get_args(ViolationKind))
 VIOLATION_STATUSES: frozenset[str] = frozenset(get_args(ViolationStatus))
 CHARGEBACK_OUTCOMES: frozenset[str] = frozenset(get_args(ChargebackOutcome))
+SETTLEMENT_KINDS: frozenset[str] = frozenset(get_args(SettlementKind))
 
 
 # --- Errors ---------------------------------------------------------------------------------------
@@ -260,8 +263,36 @@ class Chargeback:
 
 
 @dataclass(frozen=True)
+class SettledRefund:
+    """Money an earlier request on the same invoice already gave back (sections 4.4, 5).
+
+    "Earlier" means recorded before the evaluation runs: every other request on the invoice whose
+    payout or account credit is on record, whatever order the requests were received in - the money
+    has left the invoice either way. The request being evaluated is skipped by reference.
+    ``currency`` ``None`` means the invoice's currency.
+    """
+
+    reference: str
+    kind: SettlementKind
+    amount: Decimal
+    settled_at: datetime
+    currency: str | None = None
+
+    def __post_init__(self) -> None:
+        what = f"settled refund of request {self.reference}"
+        _require_choice(self.kind, SETTLEMENT_KINDS, f"{what} kind")
+        _require_decimal(self.amount, f"{what} amount")
+        if self.amount < 0:
+            raise PolicyInputError(f"{what} amount must not be negative, got {self.amount!r}")
+        _require_aware(self.settled_at, f"{what} settled_at")
+        if self.currency is not None:
+            object.__setattr__(self, "currency", normalize_currency(self.currency, f"{what} currency"))
+
+
+@dataclass(frozen=True)
 class InvoiceFacts:
-    """The invoice the request is about, with its lines and any chargebacks on it."""
+    """The invoice the request is about, with its lines, any chargebacks on it, and what earlier
+    requests on it already paid out or credited (``earlier_refunds``)."""
 
     number: str
     customer_id: str
@@ -273,6 +304,7 @@ class InvoiceFacts:
     amount_paid: Decimal
     lines: tuple[InvoiceLine, ...] = ()
     chargebacks: tuple[Chargeback, ...] = ()
+    earlier_refunds: tuple[SettledRefund, ...] = ()
 
     def __post_init__(self) -> None:
         what = f"invoice {self.number}"
@@ -283,6 +315,7 @@ class InvoiceFacts:
         _require_decimal(self.amount_paid, f"{what} amount_paid")
         _freeze(self, "lines")
         _freeze(self, "chargebacks")
+        _freeze(self, "earlier_refunds")
         numbers = [line.line_no for line in self.lines]
         if len(numbers) != len(set(numbers)):
             raise PolicyInputError(f"{what} has two lines with the same line_no")

@@ -37,7 +37,7 @@ from januscaler_refunds.refunds.models import (
     RefundRequest,
     TransitionLog,
 )
-from januscaler_refunds.refunds.services import DocumentUpload, TransitionRefused
+from januscaler_refunds.refunds.services import TransitionRefused
 
 STATE_COLOURS = {
     "submitted": "info",
@@ -279,6 +279,8 @@ class RefundRequestAdmin(ModelAdmin):
             path("<int:object_id>/overcharge/", wrap(views.overcharge_view), name=f"{info}_overcharge"),
             path("<int:object_id>/note/", wrap(views.note_view), name=f"{info}_note"),
             path("<int:object_id>/reevaluate/", wrap(views.reevaluate_view), name=f"{info}_reevaluate"),
+            path("<int:object_id>/documents/add/", wrap(views.documents_view), name=f"{info}_documents"),
+            path("<int:object_id>/payout-method/", wrap(views.payout_method_view), name=f"{info}_payout_method"),
             path(
                 "<int:object_id>/documents/<int:document_id>/",
                 wrap(views.document_view),
@@ -318,6 +320,12 @@ class RefundRequestAdmin(ModelAdmin):
                     refund=refund, user=user, initial={"amount": refund.verified_overcharge}
                 ) if editable and refund.reason == "billing_error" else None,
                 "note_form": f.InternalNoteForm(refund=refund, user=user),
+                "documents_form": f.AddDocumentsForm(refund=refund, user=user)
+                if editable and user.has_perm("refunds.add_refunddocument") else None,
+                "method_exception": getattr(refund, "payout_method_exception", None),
+                "method_exception_form": f.PayoutMethodExceptionForm(refund=refund, user=user)
+                if refund.state == "approved" and not refund.is_crypto
+                and user.has_perm("refunds.add_payoutmethodexception") else None,
                 "previewable_types": views.PREVIEW_TYPES,
             }
         return super().change_view(request, object_id, form_url, extra_context)
@@ -343,10 +351,7 @@ class RefundRequestAdmin(ModelAdmin):
                     message=data["message"],
                     requested_amount=data["requested_amount"],
                     actor=request.user,
-                    documents=[
-                        DocumentUpload(name=upload.name, content=upload.read(), content_type=upload.content_type or "application/octet-stream")
-                        for upload in data["documents"]
-                    ],
+                    documents=views.uploads_of(data["documents"]),
                 )
             except TransitionRefused as exc:
                 form.add_error(None, exc.message)

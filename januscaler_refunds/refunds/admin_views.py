@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from januscaler_refunds.refunds import forms as f
-from januscaler_refunds.refunds import services
+from januscaler_refunds.refunds import review_services, services
 from januscaler_refunds.refunds.models import RefundDocument, RefundRequest
 from januscaler_refunds.refunds.services import TransitionRefused
 
@@ -61,7 +61,8 @@ ACTIONS: tuple[ConsoleAction, ...] = (
     ConsoleAction(
         "approve", "Approve", f.ApproveForm,
         lambda r, u, d: services.refund_request_approve(
-            request=r, actor=u, amount=d["amount"], override_reason=d.get("override_reason", ""), note=d["note"]
+            request=r, actor=u, amount=d["amount"], override_reason=d.get("override_reason", ""), note=d["note"],
+            confirm_above_requested=d["confirm_above_requested"], above_requested_reason=d["above_requested_reason"],
         ),
         variant="primary", submit="Approve",
         # Section 4.3: approving a crypto-paid request means granting a credit, a manager's call.
@@ -198,10 +199,11 @@ def _edit(
     what: str,
     call: Callable[[RefundRequest, dict[str, Any]], Any],
     success: str,
+    files: bool = False,
 ) -> HttpResponse:
     """A small edit on the review page: validate its form, then one service call."""
     refund = _load(model_admin, request, object_id)
-    form = form_class(request.POST, refund=refund, user=request.user)
+    form = form_class(request.POST, request.FILES if files else None, refund=refund, user=request.user)
     if not form.is_valid():
         messages.error(request, f"{what} refused: {_form_errors(form)}")
         return HttpResponseRedirect(change_url(refund))
@@ -232,6 +234,38 @@ def note_view(request: HttpRequest, object_id: str, *, model_admin: Any) -> Http
         request, object_id, model_admin, f.InternalNoteForm, "Note",
         lambda r, d: services.internal_note_add(request=r, actor=request.user, body=d["body"]),
         "Note added.",
+    )
+
+
+def uploads_of(files: list[Any]) -> list[services.DocumentUpload]:
+    """Uploaded files as documents read in chunks from where Django spooled them (never ``read()``
+    whole: FILE_UPLOAD_MAX_MEMORY_SIZE keeps big uploads on disk)."""
+    return [
+        services.DocumentUpload(name=upload.name, file=upload, content_type=upload.content_type or "application/octet-stream")
+        for upload in files
+    ]
+
+
+@require_POST
+def documents_view(request: HttpRequest, object_id: str, *, model_admin: Any) -> HttpResponse:
+    return _edit(
+        request, object_id, model_admin, f.AddDocumentsForm, "Add documents",
+        lambda r, d: review_services.refund_request_add_documents(
+            request=r, actor=request.user, uploads=uploads_of(d["documents"])
+        ),
+        "Documents added and the request re-evaluated.",
+        files=True,
+    )
+
+
+@require_POST
+def payout_method_view(request: HttpRequest, object_id: str, *, model_admin: Any) -> HttpResponse:
+    return _edit(
+        request, object_id, model_admin, f.PayoutMethodExceptionForm, "Payout method exception",
+        lambda r, d: review_services.refund_request_allow_payout_method(
+            request=r, actor=request.user, method=d["method"], reason=d["reason"]
+        ),
+        "Exception recorded: finance may now pay by that method.",
     )
 
 

@@ -10,11 +10,12 @@ review console and the reports show.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, cast
 
 from django.db.models import Q
+from django.db.models.functions import Lower, Trim
 from django.utils import timezone
 
 from januscaler_refunds.billing.models import (
@@ -33,6 +34,7 @@ from januscaler_refunds.policy.calendar import BusinessCalendar, local_date
 from januscaler_refunds.policy.engine import Evaluation, evaluate, payout_deadline
 from januscaler_refunds.policy.versions import PolicyParameters, normalise_sla_table
 from januscaler_refunds.policy.versions import PolicyVersion as PolicyVersionFacts
+from januscaler_refunds.refunds.documents import ACCEPTED_TYPES
 from januscaler_refunds.refunds.models import (
     OPEN_STATES,
     InformationRequest,
@@ -89,6 +91,21 @@ def _line_facts(line: InvoiceLine) -> f.InvoiceLine:
     )
 
 
+def settled_refunds(rows: Iterable[Mapping[str, Any]]) -> tuple[f.SettledRefund, ...]:
+    """Earlier refunds of an invoice from request rows carrying ``reference`` and the ``payout__*`` /
+    ``credit__*`` columns (see ``load_facts``): every recorded payout or credit counts, whatever the
+    request's received date - the money has left the invoice either way."""
+    refunds: list[f.SettledRefund] = []
+    for row in rows:
+        if row["payout__amount"] is not None:
+            refunds.append(f.SettledRefund(reference=row["reference"], kind="payout", amount=row["payout__amount"],
+                                           currency=row["payout__currency"], settled_at=row["payout__paid_at"]))
+        if row["credit__amount"] is not None:
+            refunds.append(f.SettledRefund(reference=row["reference"], kind="credit", amount=row["credit__amount"],
+                                           currency=row["credit__currency"], settled_at=row["credit__created_at"]))
+    return tuple(sorted(refunds, key=lambda refund: (refund.settled_at, refund.reference)))
+
+
 def load_facts(request: RefundRequest, *, calendar: BusinessCalendar | None = None) -> f.RefundFacts:
     """Everything the engine judges, read in a fixed number of queries.
 
@@ -108,10 +125,16 @@ def load_facts(request: RefundRequest, *, calendar: BusinessCalendar | None = No
         # django-stubs plugin cannot see through, so it reports the lookup as unknown.
         .values("number", "issued_on", "kind", "amount_paid", "lines_total")  # type: ignore[misc]
     )
+    # The payout / credit columns ride along (LEFT JOINs, one row per request): what other requests
+    # on this invoice already gave back lowers the cap, without another query.
     other_requests = list(
         RefundRequest.objects.filter(Q(customer=customer) | Q(invoice=invoice))
         .exclude(pk=request.pk)
-        .values("reference", "invoice__number", "reason", "state", "received_at")
+        .values(
+            "reference", "invoice_id", "invoice__number", "reason", "state", "received_at",
+            "payout__amount", "payout__currency", "payout__paid_at",
+            "credit__amount", "credit__currency", "credit__created_at",
+        )
     )
     abuse = list(AbuseReport.objects.filter(customer=customer).values("ref", "received_at"))
     usage = list(
@@ -121,10 +144,14 @@ def load_facts(request: RefundRequest, *, calendar: BusinessCalendar | None = No
     incidents: list[Mapping[str, Any]] = []
     if request.reason == "service_unavailability" and plan_lines:
         # A plan line that names no service covers the whole Service: every incident counts.
-        services = {line.service for line in plan_lines}
-        incident_filter = Q() if "" in services else Q(service__in=services)
-        incidents = list(Incident.objects.filter(incident_filter).values("ref", "service", "start", "end", "cause"))
-    document_count = RefundDocument.objects.filter(request=request).count()
+        # Names compare case-insensitively, as in policy.sla.covers_service: `video` counts for `Video`.
+        services = {line.service.strip().lower() for line in plan_lines}
+        incidents_qs = Incident.objects.all()
+        if "" not in services:
+            incidents_qs = incidents_qs.alias(service_key=Lower(Trim("service"))).filter(service_key__in=services)
+        incidents = list(incidents_qs.values("ref", "service", "start", "end", "cause"))
+    # Section 3: only documents of an accepted type count as supporting documentation.
+    document_count = RefundDocument.objects.filter(request=request, content_type__in=ACCEPTED_TYPES).count()
     pauses = list(InformationRequest.objects.filter(request=request).values("requested_at", "answered_at"))
 
     return f.RefundFacts(
@@ -163,6 +190,7 @@ def load_facts(request: RefundRequest, *, calendar: BusinessCalendar | None = No
                 )
                 for c in chargebacks
             ),
+            earlier_refunds=settled_refunds(r for r in other_requests if r["invoice_id"] == invoice.pk),
         ),
         customer=f.CustomerFacts(
             status=cast("f.CustomerStatus", customer.status),

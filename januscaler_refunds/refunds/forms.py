@@ -73,6 +73,15 @@ class DenyForm(TransitionForm):
         self.fields["codes"].initial = blocking
 
 
+def proposed_amount(refund: RefundRequest) -> Decimal | None:
+    """What the approve form proposes: min(requested, refundable); the refundable amount when the
+    customer named none (a money guard: never more than asked without saying so)."""
+    requested, refundable = refund.requested_amount, refund.refundable_amount
+    if requested is None or refundable is None:
+        return refundable if refundable is not None else requested
+    return min(requested, refundable)
+
+
 class ApproveForm(TransitionForm):
     amount = _money(label="Amount to approve")
     override_reason = _text(
@@ -80,11 +89,21 @@ class ApproveForm(TransitionForm):
         label="Override reason",
         help_text="Required when the amount is above the refundable amount (managers only).",
     )
+    confirm_above_requested = forms.BooleanField(
+        required=False,
+        label="I am approving more than the customer asked for",
+        widget=uw.UnfoldBooleanWidget(),
+    )
+    above_requested_reason = _text(
+        required=False,
+        label="Why more than requested",
+        help_text="Required with the confirmation when the amount is above the requested amount; kept in the log.",
+    )
     note = forms.CharField(required=False, widget=uw.UnfoldAdminTextInputWidget(), label="Internal note (optional)")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["amount"].initial = self.refund.refundable_amount
+        self.fields["amount"].initial = proposed_amount(self.refund)
         if not self.user.has_perm("refunds.override_refundrequest"):
             # Agents never see the override; approving above the refundable amount is refused.
             del self.fields["override_reason"]
@@ -105,6 +124,8 @@ class ApproveForm(TransitionForm):
                 "override_reason",
                 f"{amount} is above the refundable {refundable} {self.refund.currency}: write why you override.",
             )
+        # Above the requested amount: the service's own guard refuses without the confirmation and
+        # the reason (refunds.services._above_requested_guard), after the refundable-amount rules.
         return data
 
 
@@ -120,6 +141,18 @@ class RecordPayoutForm(TransitionForm):
         self.fields["amount"].initial = self.refund.approved_amount
         method = self.refund.invoice.payment_method
         self.fields["method"].initial = method if method in Payout.Method.values else Payout.Method.OTHER
+        # Section 4.3: the original method; another one only with a manager's recorded exception.
+        self.fields["method"].help_text = (
+            f"The invoice was paid by {self.refund.invoice.get_payment_method_display().lower()}; refunds go "
+            "back to it unless a manager recorded an exception for another method."
+        )
+
+
+class PayoutMethodExceptionForm(TransitionForm):
+    """A manager allows finance to pay an approved request by another method (section 4.3)."""
+
+    method = forms.ChoiceField(choices=Payout.Method.choices, widget=uw.UnfoldAdminSelectWidget(), label="Pay by")
+    reason = _text(label="Why not the original payment method", help_text="Kept in the log and shown to finance.")
 
 
 class GrantCreditForm(TransitionForm):
@@ -132,6 +165,26 @@ class GrantCreditForm(TransitionForm):
 
 
 # --- edits on the review page --------------------------------------------------------------
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input (Django's documented pattern)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"class": "jc-file"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        single = super().clean
+        if isinstance(data, (list, tuple)):
+            return [single(item, initial) for item in data if item]
+        return [single(data, initial)] if data else []
+
+
 
 
 class ChangeReasonForm(TransitionForm):
@@ -148,6 +201,13 @@ class VerifiedOverchargeForm(TransitionForm):
         widget=uw.UnfoldAdminDecimalFieldWidget(),
         label="Verified overcharge",
         help_text="Billing errors: the overcharge you verified. Leave empty to clear it.",
+    )
+
+
+class AddDocumentsForm(TransitionForm):
+    documents = MultipleFileField(
+        label="Documents",
+        help_text="PDF, PNG, JPEG, GIF, WebP, plain text or EML; judged by content, not by name.",
     )
 
 
@@ -171,24 +231,6 @@ class AssignForm(forms.Form):
 # --- manual intake -----------------------------------------------------------------------
 
 
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class MultipleFileField(forms.FileField):
-    """Several files in one input (Django's documented pattern)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"class": "jc-file"}))
-        super().__init__(*args, **kwargs)
-
-    def clean(self, data: Any, initial: Any = None) -> list[Any]:
-        single = super().clean
-        if isinstance(data, (list, tuple)):
-            return [single(item, initial) for item in data if item]
-        return [single(data, initial)] if data else []
-
-
 class ManualIntakeForm(forms.Form):
     invoice = forms.ModelChoiceField(
         queryset=Invoice.objects.select_related("customer"),
@@ -208,4 +250,7 @@ class ManualIntakeForm(forms.Form):
         widget=uw.UnfoldAdminDecimalFieldWidget(), label="Requested amount",
         help_text="In the invoice's currency; leave empty when the customer named none.",
     )
-    documents = MultipleFileField(required=False, help_text="Invoices, error logs, screenshots (several at once).")
+    documents = MultipleFileField(
+        required=False,
+        help_text="Invoices, error logs, screenshots (several at once): PDF, PNG, JPEG, GIF, WebP, plain text or EML.",
+    )

@@ -393,6 +393,26 @@ class Payout(models.Model):
         return f"{self.amount} {self.currency} ({self.reference})"
 
 
+class PayoutMethodException(models.Model):
+    """Section 4.3: refunds go to the invoice's original payment method. A manager may allow one
+    other method for one request (say the card was closed), with the reason; finance then pays by
+    it. Recorded and logged by ``refunds.services.refund_request_allow_payout_method``."""
+
+    request = models.OneToOneField(RefundRequest, on_delete=models.PROTECT, related_name="payout_method_exception")
+    method = models.CharField(max_length=16, choices=Payout.Method.choices)
+    reason = models.TextField()
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    granted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=~Q(reason=""), name="payout_method_exception_has_reason")]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}: pay by {self.get_method_display()}"
+
+
 class AccountCredit(models.Model):
     """An account credit instead of a payout (crypto payments, section 4.3). At most one per request."""
 

@@ -2,7 +2,7 @@
 
 The number comes from a PostgreSQL ``SEQUENCE`` (``refunds_reference_seq``); on SQLite from one
 counter row bumped with a single ``UPDATE ... RETURNING`` (SQLite serialises writers, so two
-creators never read the same value). Both are created by migration ``0003_reference_sequence``.
+creators never read the same value). Both are created by migration ``0004_reference_sequence``.
 
 Deriving the number from the newest row (the old way) broke all intake as soon as an imported
 reference such as ``RR-12`` or ``RR-PROBE-6`` became the newest row (issue 12, finding 3).

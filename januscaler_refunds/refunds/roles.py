@@ -69,6 +69,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "refunds.approve_above_limit_refundrequest",
         "refunds.override_refundrequest",
         "refunds.grant_credit_refundrequest",
+        # Section 4.3: allow a payout by another method than the original one, with a reason.
+        "refunds.add_payoutmethodexception",
+        "refunds.view_payoutmethodexception",
         "refunds.export_refundrequest",
         "refunds.add_approvallimit",
         "refunds.change_approvallimit",
@@ -87,6 +90,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "refunds.record_payout_refundrequest",
         "refunds.view_payout",
         "refunds.add_payout",
+        "refunds.view_payoutmethodexception",
         "refunds.view_accountcredit",
         "refunds.add_accountcredit",
         "refunds.view_transitionlog",

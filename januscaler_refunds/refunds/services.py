@@ -9,14 +9,12 @@ commands, imports and tasks call these; they hold no business rules themselves.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.files.base import ContentFile
+from django.core.files.base import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
@@ -24,7 +22,8 @@ from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
 from januscaler_refunds.billing.models import Invoice, PolicyVersion
 from januscaler_refunds.policy.codes import REASON_CODES
 from januscaler_refunds.policy.versions import NoPolicyInForce
-from januscaler_refunds.refunds import evaluation, references
+from januscaler_refunds.refunds import documents, evaluation, references
+from januscaler_refunds.refunds.documents import DocumentUpload
 from januscaler_refunds.refunds.models import (
     OPEN_STATES,
     UNSETTLED_STATES,
@@ -34,6 +33,7 @@ from januscaler_refunds.refunds.models import (
     InformationRequest,
     InternalNote,
     Payout,
+    PayoutMethodException,
     Reason,
     RefundDocument,
     RefundRequest,
@@ -51,14 +51,6 @@ class TransitionRefused(Exception):
         super().__init__(f"{message} [{rule}]")
         self.rule = rule
         self.message = message
-
-
-@dataclass(frozen=True)
-class DocumentUpload:
-    name: str
-    content: bytes
-    content_type: str = "application/octet-stream"
-    source: str = RefundDocument.Source.ADMIN
 
 
 # --- helpers -----------------------------------------------------------------------
@@ -130,6 +122,20 @@ def _run_transition(
         actor_label=label or actor_label(actor),
         transition=method_name,
         from_state=from_state,
+        to_state=request.state,
+        note=note,
+    )
+
+
+def log_edit(request: RefundRequest, *, actor: Actor, transition: str, note: str) -> TransitionLog:
+    """Log a change that keeps the state (a reason, documents, a payout-method exception)."""
+    return TransitionLog.objects.create(
+        request=request,
+        at=timezone.now(),
+        actor=_user_or_none(actor),
+        actor_label=actor_label(actor),
+        transition=transition,
+        from_state=request.state,
         to_state=request.state,
         note=note,
     )
@@ -237,8 +243,7 @@ def refund_request_create(
                     to_state=request.state,
                     note=f"Received by {request.get_channel_display().lower()}.",
                 )
-                for upload in documents:
-                    document_attach(request=request, upload=upload, actor=actor, reevaluate=False)
+                documents_attach(request=request, uploads=documents, actor=actor)
                 evaluation.evaluate_and_store(request)
                 if acknowledge:
                     _notify(request, "acknowledgement")
@@ -253,34 +258,75 @@ def refund_request_create(
 def document_attach(
     *, request: RefundRequest, upload: DocumentUpload, actor: Actor = None, reevaluate: bool = True
 ) -> RefundDocument | None:
-    """Attach a supporting document; the same content twice is kept once (by sha256)."""
+    """Attach a supporting document; the same content twice is kept once (by sha256).
+
+    Agents' uploads (source ``admin``) must be an accepted type judged by content
+    (``refunds.documents``); email and import attachments keep the intake's rules and are stored
+    with their sniffed type, counting as documentation only when accepted. Every upload is read in
+    chunks and refused as soon as it passes ``MAX_DOCUMENT_BYTES``; a refused one stores nothing.
+    """
     from django.conf import settings
 
-    size = len(upload.content)
-    if size > settings.MAX_DOCUMENT_BYTES:
-        raise TransitionRefused(
-            "documents.size", f"{upload.name} is {size} bytes; the limit is {settings.MAX_DOCUMENT_BYTES} bytes."
-        )
-    digest = hashlib.sha256(upload.content).hexdigest()
-    if RefundDocument.objects.filter(request=request, sha256=digest).exists():
-        return None
-    document = RefundDocument(
-        request=request,
-        name=upload.name[:200],
-        content_type=upload.content_type,
-        size=size,
-        sha256=digest,
-        source=upload.source,
-        uploaded_by=_user_or_none(actor),
-    )
-    document.file.save(upload.name, ContentFile(upload.content), save=False)
-    document.save()
+    enforce = upload.source == RefundDocument.Source.ADMIN
+    try:
+        with documents.spooled(upload, limit=settings.MAX_DOCUMENT_BYTES, enforce_allowlist=enforce) as spooled:
+            if RefundDocument.objects.filter(request=request, sha256=spooled.sha256).exists():
+                return None
+            document = RefundDocument(
+                request=request,
+                name=upload.name[:200],
+                content_type=spooled.content_type,
+                size=spooled.size,
+                sha256=spooled.sha256,
+                source=upload.source,
+                uploaded_by=_user_or_none(actor),
+            )
+            document.file.save(upload.name, File(spooled.file), save=False)
+            document.save()
+    except documents.DocumentNotAccepted as exc:
+        raise TransitionRefused(exc.rule, exc.message) from exc
     if reevaluate:
         evaluation.evaluate_and_store(request)
     return document
 
 
+def _reevaluate_invoice_siblings(request: RefundRequest) -> None:
+    """Sections 4.4, 5: a payout or credit lowers the cap of the other open requests on the same
+    invoice (``cap_reduced_by_earlier_refunds``), so they are re-evaluated in the same transaction."""
+    siblings = (
+        RefundRequest.objects.open()
+        .filter(invoice_id=request.invoice_id)
+        .exclude(pk=request.pk)
+        .order_by("pk")
+        .select_for_update(of=("self",))
+        .select_related("invoice", "customer", "policy_version")
+    )
+    for sibling in siblings:
+        evaluation.evaluate_and_store(sibling)
+
+
 # --- transitions -------------------------------------------------------------------------
+
+
+def documents_attach(
+    *, request: RefundRequest, uploads: Iterable[DocumentUpload], actor: Actor = None
+) -> list[RefundDocument]:
+    """Attach several documents, all or nothing, without re-evaluating (the caller does, once).
+
+    Files reach storage before the transaction commits; when a later upload is refused the caller's
+    transaction rolls back the rows, and this removes the files already written, so nothing stays.
+    """
+    added: list[RefundDocument] = []
+    try:
+        for upload in uploads:
+            document = document_attach(request=request, upload=upload, actor=actor, reevaluate=False)
+            if document is not None:
+                added.append(document)
+    except TransitionRefused:
+        for document in added:
+            document.file.delete(save=False)
+        raise
+    return added
 
 
 def refund_request_start_review(*, request: RefundRequest, actor: Actor, assign: bool = True) -> RefundRequest:
@@ -372,12 +418,37 @@ def _approval_guards(request: RefundRequest, actor: Actor, amount: Decimal, over
         )
 
 
+def _above_requested_guard(request: RefundRequest, amount: Decimal, *, confirmed: bool, reason: str) -> str:
+    """Money guard: approving more than the customer asked for needs an explicit confirmation and a
+    written reason (recorded in the log). Returns the log sentence; "" when within the request."""
+    requested = request.requested_amount
+    if requested is None or amount <= requested:
+        return ""
+    if not confirmed or not reason.strip():
+        raise TransitionRefused(
+            "approve.above_requested",
+            f"{amount} {request.currency} is more than the customer asked for ({requested} {request.currency}); "
+            "confirm approving above the requested amount and write why.",
+        )
+    return f" Above the requested {requested} {request.currency}: {reason.strip()}"
+
+
 def refund_request_approve(
-    *, request: RefundRequest, actor: Actor, amount: Decimal, override_reason: str = "", note: str = ""
+    *,
+    request: RefundRequest,
+    actor: Actor,
+    amount: Decimal,
+    override_reason: str = "",
+    note: str = "",
+    confirm_above_requested: bool = False,
+    above_requested_reason: str = "",
 ) -> RefundRequest:
     with transaction.atomic():
         request = _locked(request)
         _approval_guards(request, actor, amount, override_reason)
+        above_requested = _above_requested_guard(
+            request, amount, confirmed=confirm_above_requested, reason=above_requested_reason
+        )
         now = timezone.now()
         request.approved_amount = amount
         if request.refundable_amount is not None and amount > request.refundable_amount:
@@ -392,6 +463,7 @@ def refund_request_approve(
         log_note = note or f"Approved {amount} {request.currency}."
         if request.override_reason:
             log_note += f" Override: {request.override_reason}"
+        log_note += above_requested
         _run_transition(request, "approve", actor=actor, note=log_note)
         _notify(request, "decision")
     return request
@@ -457,6 +529,29 @@ def _settlement_amount_guard(request: RefundRequest, amount: Decimal, kind: str)
         )
 
 
+def _method_words(method: str) -> str:
+    return str(dict(Payout.Method.choices).get(method, method)).lower()
+
+
+def _original_method_guard(request: RefundRequest, method: str) -> str:
+    """Section 4.3: refunds go to the invoice's original payment method; another method only with a
+    manager's recorded exception for that method. Returns the log sentence; "" for the original."""
+    if method not in Payout.Method.values:
+        raise TransitionRefused("payout.method", f"Unknown payout method {method!r}.")
+    original = decided_payment_method(request)  # the method at the decision, not the live invoice
+    if method == original:
+        return ""
+    exception = PayoutMethodException.objects.filter(request=request).select_related("granted_by").first()
+    if exception is None or exception.method != method:
+        raise TransitionRefused(
+            "section_4_3.original_payment_method",
+            f"Refunds go to the original payment method, {dict(Invoice.PaymentMethod.choices).get(original, original).lower()} "
+            f"(section 4.3); paying by {_method_words(method)} needs a manager's recorded exception for this request.",
+        )
+    who = exception.granted_by.get_username() if exception.granted_by else "a manager"
+    return f" By {_method_words(method)} instead of the original method: exception by {who} ({exception.reason})."
+
+
 def refund_request_record_payout(
     *,
     request: RefundRequest,
@@ -477,6 +572,7 @@ def refund_request_record_payout(
             )
         _crypto_payout_guard(request)
         _segregation_guard(request, actor)
+        method_note = _original_method_guard(request, method)
         _settlement_amount_guard(request, amount, "payout")
         if Payout.objects.filter(request=request).exists():
             raise TransitionRefused("payout.one_per_request", f"{request.reference} already has a payout.")
@@ -490,7 +586,10 @@ def refund_request_record_payout(
             recorded_by=_user_or_none(actor),
         )
         request.settled_at = paid_at or timezone.now()
-        _run_transition(request, "mark_paid", actor=actor, note=f"Paid {amount} {request.currency} ({reference}).")
+        _run_transition(
+            request, "mark_paid", actor=actor, note=f"Paid {amount} {request.currency} ({reference}).{method_note}"
+        )
+        _reevaluate_invoice_siblings(request)
         _notify(request, "payout_confirmation")
     return request
 
@@ -520,6 +619,7 @@ def refund_request_grant_credit(
         )
         request.settled_at = timezone.now()
         _run_transition(request, "mark_credited", actor=actor, note=note or f"Credited {amount} {request.currency}.")
+        _reevaluate_invoice_siblings(request)
         _notify(request, "credit_confirmation")
     return request
 
@@ -538,16 +638,8 @@ def refund_request_change_reason(*, request: RefundRequest, actor: Actor, reason
             return request
         request.reason = reason
         request.save(update_fields=["reason", "updated_at"])
-        TransitionLog.objects.create(
-            request=request,
-            at=timezone.now(),
-            actor=_user_or_none(actor),
-            actor_label=actor_label(actor),
-            transition="change_reason",
-            from_state=request.state,
-            to_state=request.state,
-            note=f"Reason changed from {old} to {reason}." + (f" {note}" if note else ""),
-        )
+        log_edit(request, actor=actor, transition="change_reason",
+                 note=f"Reason changed from {old} to {reason}." + (f" {note}" if note else ""))
         evaluation.evaluate_and_store(request)
     return request
 
@@ -676,6 +768,8 @@ def refund_request_import_history(
             check_user_perm=False,
             label=f"import by {actor_label(actor)}",
         )
+        if target in (State.PAID, State.CREDITED):
+            _reevaluate_invoice_siblings(request)
     return request
 
 
@@ -698,6 +792,7 @@ def reevaluate_open_requests(*, customer_ids: Iterable[int] = (), services_chang
     Called by the billing admin and imports after they save facts; returns how many were re-run.
     """
     from django.db.models import Q
+    from django.db.models.functions import Lower, Trim
 
     customer_ids = list(customer_ids)
     services_changed = [s for s in services_changed if s]
@@ -705,12 +800,20 @@ def reevaluate_open_requests(*, customer_ids: Iterable[int] = (), services_chang
         return 0
     condition = Q(customer_id__in=customer_ids)
     if services_changed:
-        condition |= Q(reason=Reason.SERVICE_UNAVAILABILITY, invoice__lines__service__in=services_changed)
+        # Service names compare case-insensitively (policy.sla.covers_service); a plan line naming no
+        # service covers the whole Service, so it is affected by every incident.
+        keys = {s.strip().lower() for s in services_changed}
+        condition |= Q(reason=Reason.SERVICE_UNAVAILABILITY) & (Q(line_service__in=keys) | Q(line_service=""))
     count = 0
     calendar = evaluation.business_calendar()  # once for the batch, not once per request
     with transaction.atomic():
         # Ids first: PostgreSQL refuses FOR UPDATE together with the DISTINCT the join needs.
-        ids = RefundRequest.objects.open().filter(condition).values("pk")
+        ids = (
+            RefundRequest.objects.open()
+            .alias(line_service=Lower(Trim("invoice__lines__service")))
+            .filter(condition)
+            .values("pk")
+        )
         for request in (
             RefundRequest.objects.filter(pk__in=ids)
             .order_by("pk")

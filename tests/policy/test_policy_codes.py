@@ -29,6 +29,7 @@ DECIDED = {
     "mbg_abuse_report": ("2.2", "block"),
     "crypto_credit_only": ("4.3", "note"),
     "billing_error_needs_verification": ("1, 4.2", "note"),
+    "billing_error_verified": ("1, 4.2", "note"),
     "billing_error_amount_missing": ("4.1", "info"),
     "partial_prorated_unused": ("4.4", "adjust"),
     "partial_sla_disruption": ("4.4", "adjust"),
@@ -36,6 +37,8 @@ DECIDED = {
     "nonrefundable_third_party_fees": ("2.2, 5", "adjust"),
     "nonrefundable_setup_fees": ("5", "adjust"),
     "chargeback_open": ("6", "block"),
+    "nothing_refundable": ("4.4, 5", "block"),
+    "cap_reduced_by_earlier_refunds": ("4.4", "adjust"),
 }
 
 
@@ -47,6 +50,15 @@ def test_every_code_has_a_plain_words_description() -> None:
     for info in REASON_CODES.values():
         assert info.description.endswith(".") and len(info.description) > 20
         assert "_" not in info.description  # written for customers, not in code names
+
+
+@pytest.mark.parametrize(
+    "code", ["billing_error_verified", "nothing_refundable", "cap_reduced_by_earlier_refunds"]
+)
+def test_the_codes_added_in_this_release_have_agent_and_customer_wording(code: str) -> None:
+    info = describe(code)
+    assert info.agent_wording and info.agent_wording != info.customer_wording
+    assert "_" not in info.agent_wording and "_" not in info.customer_wording
 
 
 def test_codes_compare_equal_to_their_public_names() -> None:

@@ -98,7 +98,8 @@ def test_the_engine_raises_every_code_that_applies_not_just_the_first(run) -> No
         Code.ACCOUNT_SUSPENDED,
     )
     assert evaluation.recommendation == "deny"
-    assert len(evaluation.clauses) == len(CLAUSES)
+    # Every clause, plus the engine's own nothing_refundable judgement made after them.
+    assert len(evaluation.clauses) == len(CLAUSES) + 1
     assert evaluation.codes_with_effect(Effect.INFO) == (
         Code.IDENTITY_VERIFICATION_PENDING,
         Code.INVOICE_CUSTOMER_MISMATCH,

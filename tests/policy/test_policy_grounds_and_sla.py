@@ -44,10 +44,32 @@ def test_a_partly_paid_invoice_is_not_unpaid_but_caps_the_refund(run) -> None:
 BILLING = {"request__reason": "billing_error", "request__document_count": 1}
 
 
-def test_a_billing_error_always_needs_verification(run) -> None:
+def test_an_unverified_billing_error_needs_verification(run) -> None:
+    evaluation = run(**BILLING)
+    assert Code.BILLING_ERROR_NEEDS_VERIFICATION in evaluation.codes
+    assert Code.BILLING_ERROR_VERIFIED not in evaluation.codes
+
+
+def test_once_the_overcharge_is_verified_the_note_says_verified_instead(run) -> None:
     verified = run(**BILLING, request__verified_overcharge=Decimal("10.00"))
-    assert Code.BILLING_ERROR_NEEDS_VERIFICATION in verified.codes
+    assert Code.BILLING_ERROR_VERIFIED in verified.codes
+    assert Code.BILLING_ERROR_NEEDS_VERIFICATION not in verified.codes
     assert verified.recommendation == "approve_partially"
+
+
+def test_a_verified_overcharge_of_zero_is_still_verified_and_refunds_nothing(run) -> None:
+    # Near-miss: 0.00 is a recorded verification (unlike None), and it leaves nothing to refund.
+    evaluation = run(**BILLING, request__verified_overcharge=Decimal("0.00"))
+    assert Code.BILLING_ERROR_VERIFIED in evaluation.codes
+    assert Code.BILLING_ERROR_NEEDS_VERIFICATION not in evaluation.codes
+    assert Code.NOTHING_REFUNDABLE in evaluation.codes
+    assert evaluation.recommendation == "deny"
+
+
+def test_a_billing_error_without_any_amount_still_needs_verification(run) -> None:
+    evaluation = run(**BILLING, request__requested_amount=None)
+    assert Code.BILLING_ERROR_NEEDS_VERIFICATION in evaluation.codes
+    assert Code.BILLING_ERROR_VERIFIED not in evaluation.codes
 
 
 def test_a_billing_error_without_an_amount_needs_information(run) -> None:
@@ -148,6 +170,19 @@ def test_only_incidents_on_the_lines_service_count(run) -> None:
     other = outage(ONE_PERCENT * 10, service="chat")
     assert credit(run(**SLA, incidents=[other])) == Decimal("0.00")
     assert credit(run(**SLA, incidents=[outage(ONE_PERCENT, service=" Video ")])) == Decimal("10.00")
+
+
+def test_an_incident_on_video_counts_for_a_line_on_video_in_any_case(run, plan) -> None:
+    for line_service, incident_service in [("Video", "video"), ("VIDEO", "Video"), ("video", "ViDeO")]:
+        evaluation = run(**SLA, invoice__lines=(plan(service=line_service),),
+                         incidents=[outage(ONE_PERCENT, service=incident_service)])
+        assert credit(evaluation) == Decimal("10.00"), (line_service, incident_service)
+
+
+def test_an_incident_on_another_service_does_not_count_whatever_its_case(run, plan) -> None:
+    evaluation = run(**SLA, invoice__lines=(plan(service="Video"),),
+                     incidents=[outage(ONE_PERCENT * 10, service="VIDEO-EU")])
+    assert credit(evaluation) == Decimal("0.00")
 
 
 def test_each_plan_line_is_judged_on_its_own_service(run, plan) -> None:

@@ -152,8 +152,10 @@ def test_approval_above_refundable_needs_a_manager_override_with_reason() -> Non
             request=request, actor=agent("a3"), amount=Decimal("150.00"), override_reason="Goodwill"
         )
     assert refused.value.rule == "permission.override"
+    # 150.00 is also above the 100.00 requested: that needs its own confirmation and reason.
     request = services.refund_request_approve(
-        request=request, actor=manager("m2"), amount=Decimal("150.00"), override_reason="Goodwill gesture"
+        request=request, actor=manager("m2"), amount=Decimal("150.00"), override_reason="Goodwill gesture",
+        confirm_above_requested=True, above_requested_reason="Goodwill gesture beyond the claim",
     )
     assert request.state == State.APPROVED
     assert request.override_reason == "Goodwill gesture"

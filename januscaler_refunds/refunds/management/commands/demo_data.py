@@ -34,7 +34,7 @@ from januscaler_refunds.billing.models import (
 )
 from januscaler_refunds.policy.calendar import KOLKATA
 from januscaler_refunds.refunds import services
-from januscaler_refunds.refunds.models import ApprovalLimit, Payout, Reason, RefundRequest, State
+from januscaler_refunds.refunds.models import ApprovalLimit, Reason, RefundRequest, State
 from januscaler_refunds.refunds.roles import AGENT, FINANCE, MANAGER, sync_roles
 
 SEED = 20250106
@@ -367,5 +367,6 @@ class Command(BaseCommand):
                 services.refund_request_grant_credit(request=request, actor=finance, amount=amount,
                                                      note="Account credit at our discretion (section 4.3).")
             return
-        services.refund_request_record_payout(request=request, actor=finance, method=Payout.Method.CARD,
+        # Section 4.3: back to the invoice's original payment method (the service refuses any other).
+        services.refund_request_record_payout(request=request, actor=finance, method=request.invoice.payment_method,
                                               reference=f"PAYOUT-{request.reference}", amount=amount)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('refunds', '0003_reference_sequence'),
+        ('refunds', '0004_reference_sequence'),
     ]
 
     operations = [

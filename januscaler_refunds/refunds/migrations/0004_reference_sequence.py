@@ -35,6 +35,6 @@ def drop(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 
 class Migration(migrations.Migration):
-    dependencies = [("refunds", "0002_roles")]
+    dependencies = [("refunds", "0003_payout_method_exception")]
 
     operations = [migrations.RunPython(create, drop)]
