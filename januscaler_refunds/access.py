@@ -148,7 +148,7 @@ TABLE: dict[str, Row] = {
     **model_rows("refunds", "refundrequest", view=STAFF, add=AGENTS),
     # The console's own pages take POST only; GET is refused for everyone.
     **{f"admin:refunds_refundrequest_{name}": row(NOBODY, refused=METHOD)
-       for name in ("transition", "reason", "overcharge", "note", "reevaluate")},
+       for name in ("transition", "reason", "overcharge", "note", "reevaluate", "documents", "payout_method")},
     "admin:refunds_refundrequest_document": row(STAFF),
     **model_rows("refunds", "transitionlog", view=STAFF),
     **model_rows("refunds", "payout", view=STAFF),
