@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "januscaler_refunds.intake",
     "januscaler_refunds.deadlines",
     "januscaler_refunds.reports",
+    "januscaler_refunds.ops",
 ]
 
 MIDDLEWARE = [
@@ -86,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "januscaler_refunds.ops.logging.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -159,7 +161,8 @@ MAX_DOCUMENT_BYTES = env_int("MAX_DOCUMENT_BYTES", 10 * 1024 * 1024)
 
 # --- Email ------------------------------------------------------------------------
 
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# The default logs one line per message, never the body (januscaler_refunds/ops/mail.py).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "januscaler_refunds.ops.mail.LogEmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
@@ -175,6 +178,20 @@ BILLING_QUEUE_EMAIL = os.environ.get("BILLING_QUEUE_EMAIL", "billing@januscaler.
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+# Every task's hard limit (the export sets its own, longer one: see docs/operations.md).
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 15 * 60)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 14 * 60)
+# Redis hands an unacknowledged message to another worker after this long: a task lost with a killed
+# worker comes back within it. It must exceed the task time limit (a running task is not handed out
+# twice) and every retry countdown (an ETA message waits unacknowledged), hence the cap below.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 20 * 60)
+CELERY_RETRY_COUNTDOWN_MAX = env_int("CELERY_RETRY_COUNTDOWN_MAX", CELERY_VISIBILITY_TIMEOUT // 2)
+if CELERY_VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        f"CELERY_VISIBILITY_TIMEOUT ({CELERY_VISIBILITY_TIMEOUT}) must exceed CELERY_TASK_TIME_LIMIT ({CELERY_TASK_TIME_LIMIT})"
+    )
+if not 0 < CELERY_RETRY_COUNTDOWN_MAX < CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured("CELERY_RETRY_COUNTDOWN_MAX must be positive and below CELERY_VISIBILITY_TIMEOUT")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "celery-broker"
@@ -185,11 +202,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_queue_dir / "out"),
         "processed_folder": str(_queue_dir / "processed"),
         "store_processed": False,
+        # kombu's broadcast (pidbox) files; under var/, which git ignores.
+        "control_folder": str(_queue_dir / "control"),
     }
 else:
-    # Above the longest countdown/ETA we use (retries back off to at most 1 h),
-    # so Redis does not redeliver a task that is merely waiting.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+# The web process must not hang on a dead broker: fail fast, and the caller decides (docs/operations.md).
+CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECTION_TIMEOUT", 3)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
@@ -197,12 +217,11 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_ENABLE_UTC = True
-# Tasks are idempotent, so a worker that dies mid-task may safely run it again.
-CELERY_TASK_ACKS_LATE = True
+# Acknowledge late only where a task says it is idempotent (each declares acks_late=True); a worker
+# that dies mid-task then hands it back instead of losing it.
+CELERY_TASK_ACKS_LATE = False
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 15 * 60)
-CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 14 * 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -214,6 +233,10 @@ DEADLINE_SCAN_SECONDS = env_int("DEADLINE_SCAN_SECONDS", 0)
 DEADLINE_SCAN_TEST_DELAY = env_int("DEADLINE_SCAN_TEST_DELAY", 0)
 DEADLINE_SCAN_TEST_MARKER = os.environ.get("DEADLINE_SCAN_TEST_MARKER", "")
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
+# Long exports run on a queue of their own (Procfile "exports" line) so customer mail never waits
+# behind them.
+CELERY_EXPORT_QUEUE = os.environ.get("CELERY_EXPORT_QUEUE", "exports")
+CELERY_TASK_ROUTES = {"reports.run_export": {"queue": CELERY_EXPORT_QUEUE}}
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "emails"))
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Customer mail made while the broker was down is sent once it is back.
@@ -222,6 +245,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 600.0,
     },
 }
+# Liveness for GET /health/ (januscaler_refunds/ops): worker and beat stamp a row this often; the
+# check calls a process down after three missed stamps. Beat wakes at least this often to stamp.
+HEARTBEAT_SECONDS = env_int("HEARTBEAT_SECONDS", 30)
+CELERY_BEAT_SCHEDULER = "januscaler_refunds.ops.heartbeat:HeartbeatScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = HEARTBEAT_SECONDS
 
 # Deadline scan and managers' digest (docs/deadlines.md), crontabs in CELERY_TIMEZONE (Kolkata).
 # A beat task that waited past its next run is dropped (expires): the next run does the same work.
@@ -243,6 +271,10 @@ if IMAP_URL and not IMAP_URL.startswith(("imap://", "imaps://")):
     raise ImproperlyConfigured(f"IMAP_URL must start with imap:// or imaps://, got {IMAP_URL.split(':', 1)[0]!r}")
 IMAP_POLL_SECONDS = env_int("IMAP_POLL_SECONDS", 120)
 IMAP_TIMEOUT_SECONDS = env_int("IMAP_TIMEOUT_SECONDS", 60)
+# After a failed poll the next waits twice as long, up to this; managers are emailed at once for a
+# missing mailbox or refused login, after this many failures in a row when the server is unreachable.
+IMAP_MAX_BACKOFF_SECONDS = env_int("IMAP_MAX_BACKOFF_SECONDS", 3600)
+IMAP_ALERT_AFTER_FAILURES = env_int("IMAP_ALERT_AFTER_FAILURES", 3)
 # Shared secret of the inbound-mail webhook; the endpoint refuses every call while it is empty.
 INBOUND_WEBHOOK_SECRET = os.environ.get("INBOUND_WEBHOOK_SECRET", "")
 INTAKE_MAX_MESSAGE_BYTES = env_int("INTAKE_MAX_MESSAGE_BYTES", 25 * 1024 * 1024)
@@ -254,14 +286,24 @@ if IMAP_URL:
     }
 
 # --- Logging ------------------------------------------------------------------------
+# Every line names the request id or task id and the user (januscaler_refunds/ops/logging.py);
+# LOG_FORMAT=json makes each line one JSON object. Celery leaves the root logger to this config.
 
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "januscaler_refunds.ops.logging.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(context)s] %(message)s"},
+        "json": {"()": "januscaler_refunds.ops.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Chargebacks (docs/chargebacks.md) ---------------------------------------------------
 # A suspension (section 6.1) is POSTed to CHARGEBACK_WEBHOOK_URL, signed with HMAC-SHA256 under

@@ -69,8 +69,12 @@ def _media_root(settings, tmp_path: Path) -> Iterator[None]:  # type: ignore[no-
 
 @pytest.fixture(autouse=True, scope="session")
 def _celery_eager() -> Iterator[None]:
-    """Unit tests run tasks in-process; integration tests start a real worker and turn this off."""
-    from januscaler_refunds.celery import app
+    """Unit tests run tasks in-process; integration tests start a real worker and turn this off.
+
+    The app comes from the package (``januscaler_refunds/__init__.py`` loads it); the suite never
+    wires it itself, so a missing ``__init__`` import fails here and in tests/system.
+    """
+    from januscaler_refunds import celery_app as app
 
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True

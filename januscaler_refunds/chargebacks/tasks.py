@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 
 
 def retry_countdown(retries: int) -> int:
-    """30 s, 60 s, 120 s, ... capped at one hour (below the broker's visibility timeout)."""
-    return int(min(30 * 2**retries, 3600))
+    """30 s, 60 s, 120 s, ... capped below the broker's visibility timeout (CELERY_RETRY_COUNTDOWN_MAX)."""
+    return int(min(30 * 2**retries, settings.CELERY_RETRY_COUNTDOWN_MAX))
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)

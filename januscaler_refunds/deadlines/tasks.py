@@ -22,8 +22,8 @@ MAX_SEND_RETRIES = 8
 
 
 def backoff(attempt: int) -> int:
-    """30 s, 60 s, 120 s ... at most 1 h: below the broker's visibility timeout (2 h)."""
-    return int(min(30 * 2 ** max(attempt - 1, 0), 3600))
+    """30 s, 60 s, 120 s ... capped below the broker's visibility timeout (CELERY_RETRY_COUNTDOWN_MAX)."""
+    return int(min(30 * 2 ** max(attempt - 1, 0), settings.CELERY_RETRY_COUNTDOWN_MAX))
 
 
 @shared_task(acks_late=True)

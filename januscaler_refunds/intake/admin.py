@@ -16,13 +16,25 @@ from django.utils.html import format_html
 from import_export.admin import ImportMixin
 from unfold.admin import ModelAdmin
 from unfold.contrib.import_export.forms import ImportForm
+from unfold.widgets import (
+    UnfoldAdminEmailInputWidget,
+    UnfoldAdminSelectWidget,
+    UnfoldAdminTextareaWidget,
+    UnfoldAdminTextInputWidget,
+    UnfoldBooleanWidget,
+)
 
 from januscaler_refunds.admin_mixins import ReadOnlyAdminMixin
 from januscaler_refunds.billing.models import Invoice
-from januscaler_refunds.intake import services
-from januscaler_refunds.intake.models import InboundMessage, RefundRequestImport, TriageItem
+from januscaler_refunds.intake import services, triage
+from januscaler_refunds.intake.models import (
+    InboundMessage,
+    MailboxHealth,
+    RefundRequestImport,
+    TriageItem,
+)
 from januscaler_refunds.intake.resources import RefundRequestResource
-from januscaler_refunds.refunds.models import Reason
+from januscaler_refunds.refunds.models import Reason, RefundRequest
 from januscaler_refunds.refunds.services import TransitionRefused
 
 
@@ -61,14 +73,32 @@ class InboundMessageAdmin(ModelAdmin):
         return False  # received mail is kept: nothing is lost
 
 
+@admin.register(MailboxHealth)
+class MailboxHealthAdmin(ReadOnlyAdminMixin, ModelAdmin):
+    """Is the IMAP intake reading mail? A row with a problem means it is not (managers were emailed)."""
+
+    list_display = [
+        "mailbox", "problem", "consecutive_failures", "failing_since", "next_attempt_at",
+        "last_success_at", "alerted_at", "detail",
+    ]  # fmt: skip
+    list_filter = ["problem"]
+
+
 class AttachForm(forms.Form):
-    invoice_number = forms.CharField(max_length=64, help_text="The invoice this message is about.")
-    as_reply = forms.BooleanField(
-        required=False, label="Add to the invoice's open request", help_text="Instead of a new request."
+    invoice_number = forms.CharField(
+        max_length=64, help_text="The invoice this message is about.", widget=UnfoldAdminTextInputWidget
     )
-    reason = forms.ChoiceField(choices=Reason.choices, required=False)
-    requester_email = forms.EmailField(required=False, help_text="Blank: the sender.")
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    as_reply = forms.BooleanField(
+        required=False,
+        label="Add to the invoice's open request",
+        help_text="Instead of a new request.",
+        widget=UnfoldBooleanWidget,
+    )
+    reason = forms.ChoiceField(choices=Reason.choices, required=False, widget=UnfoldAdminSelectWidget)
+    requester_email = forms.EmailField(
+        required=False, help_text="Blank: the sender.", widget=UnfoldAdminEmailInputWidget
+    )
+    note = forms.CharField(widget=UnfoldAdminTextareaWidget(attrs={"rows": 2}), required=False)
 
     def clean_invoice_number(self) -> Invoice:
         invoice = services.find_invoice(self.cleaned_data["invoice_number"])
@@ -78,12 +108,16 @@ class AttachForm(forms.Form):
 
 
 class DiscardForm(forms.Form):
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Why it is discarded.")
+    note = forms.CharField(
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}),
+        help_text="Why it is discarded.",
+        error_messages={"required": "Say why the message is discarded."},
+    )
 
 
 @admin.register(TriageItem)
 class TriageItemAdmin(ModelAdmin):
-    list_display = ["created_at", "reason", "sender", "subject", "status", "request", "resolve_links"]
+    list_display = ["created_at", "reason_explained", "sender", "subject", "status", "request", "resolve_links"]
     list_filter = ["status", "reason"]
     list_select_related = ["message", "request"]
     search_fields = ["message__subject", "message__from_address", "detail", "note"]
@@ -104,6 +138,14 @@ class TriageItemAdmin(ModelAdmin):
     def has_resolve_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("intake.resolve_triageitem")
 
+    @admin.display(description="Why in triage", ordering="reason")
+    def reason_explained(self, item: TriageItem) -> str:
+        return format_html(
+            '<strong>{}</strong><br><span class="text-xs">{}</span>',
+            item.get_reason_display(),
+            triage.reason_help(item.reason).what,
+        )
+
     @admin.display(description="From")
     def sender(self, item: TriageItem) -> str:
         return item.message.from_address
@@ -121,15 +163,19 @@ class TriageItemAdmin(ModelAdmin):
         if item.status != TriageItem.Status.OPEN:
             return ""
         return format_html(
-            '<a href="{}">Attach</a> · <a href="{}">Discard</a>',
-            reverse("admin:intake_triageitem_attach", args=[item.pk]),
-            reverse("admin:intake_triageitem_discard", args=[item.pk]),
+            '<a class="triage-open" href="{}">Open the desk</a>',
+            reverse("admin:intake_triageitem_change", args=[item.pk]),
         )
 
     def get_urls(self) -> list[Any]:
         extra = [
             path("<int:pk>/attach/", self.admin_site.admin_view(self.attach_view), name="intake_triageitem_attach"),
             path("<int:pk>/discard/", self.admin_site.admin_view(self.discard_view), name="intake_triageitem_discard"),
+            path(
+                "<int:pk>/attach-matched/",
+                self.admin_site.admin_view(self.attach_matched_view),
+                name="intake_triageitem_attach_matched",
+            ),
         ]
         return extra + super().get_urls()
 
@@ -139,9 +185,57 @@ class TriageItemAdmin(ModelAdmin):
             "opts": self.model._meta,
             "title": title,
             "item": item,
+            "help": triage.reason_help(item.reason),
             "form": form,
         }
         return TemplateResponse(request, "admin/intake/triage_form.html", context)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        """The triage desk: the message, why it is here in words, and every way to resolve it."""
+        item = get_object_or_404(TriageItem.objects.select_related("message", "request"), pk=object_id)
+        if not self.has_view_or_change_permission(request, item):
+            raise PermissionDenied
+        message = item.message
+        matched = triage.triage_matched_request(item) if item.status == TriageItem.Status.OPEN else None
+        reading = triage.triage_amount_reading(item)
+        create_form = AttachForm(
+            initial={
+                "invoice_number": message.invoice_number,
+                "reason": triage.triage_proposed_reason(item),
+                "requester_email": message.from_address,
+            }
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Triage: {message.subject[:80] or '(no subject)'}",
+            "item": item,
+            "message": message,
+            "help": triage.reason_help(item.reason),
+            "matched": matched,
+            "reading": reading,
+            "customer_words": triage.triage_customer_words(item),
+            "attachments": message.attachments or [],
+            "create_form": create_form,
+            "discard_form": DiscardForm(),
+            "can_resolve": self.has_resolve_permission(request) and item.status == TriageItem.Status.OPEN,
+        }
+        return TemplateResponse(request, "admin/intake/triage_desk.html", context)
+
+    def attach_matched_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_resolve_permission(request) or request.method != "POST":
+            raise PermissionDenied
+        item = get_object_or_404(TriageItem.objects.select_related("message"), pk=pk)
+        target = get_object_or_404(RefundRequest, pk=request.POST.get("request"))
+        try:
+            item = triage.triage_attach_to_request(item=item, request=target, actor=request.user)
+        except TransitionRefused as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:intake_triageitem_change", args=[pk]))
+        self.message_user(request, f"Attached to {target.reference} as the customer's reply.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:intake_triageitem_changelist"))
 
     def attach_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not self.has_resolve_permission(request):

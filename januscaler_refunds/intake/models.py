@@ -147,3 +147,39 @@ class RefundRequestImport(RefundRequest):
         verbose_name = "refund request import"
         verbose_name_plural = "refund request imports"
         permissions = [("import_refundrequestimport", "Can import refund requests (refund_requests.csv)")]
+
+
+class MailboxHealth(models.Model):
+    """How polling one IMAP mailbox is going: the failures, the back-off, and whether managers know.
+
+    One row per mailbox (``user@host/folder``). A poll that fails records why and waits longer before
+    the next attempt; a mailbox that disappeared or a login the server refuses (the password was
+    changed) alerts the managers once per failing spell, so the intake never stops silently.
+    """
+
+    class Problem(models.TextChoices):
+        NONE = "", "None"
+        MISSING_MAILBOX = "missing_mailbox", "Mailbox not found on the server"
+        LOGIN_REFUSED = "login_refused", "Login refused (password changed or account locked)"
+        UNREACHABLE = "unreachable", "Server unreachable"
+        PROTOCOL = "protocol", "Unexpected server answer"
+
+    mailbox = models.CharField(max_length=500, unique=True)
+    problem = models.CharField(max_length=20, choices=Problem.choices, blank=True, default="")
+    detail = models.TextField(blank=True, default="")
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="Polls before this are skipped (back-off after failures)."
+    )
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    alerted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When managers were told about the current failing spell."
+    )
+
+    class Meta:
+        verbose_name = "mailbox health"
+        verbose_name_plural = "mailbox health"
+
+    def __str__(self) -> str:
+        return f"{self.mailbox}: {self.get_problem_display() if self.problem else 'OK'}"

@@ -438,6 +438,19 @@ def _new_request(
     )
 
 
+def amount_note(parsed: ParsedMessage, *, invoice_currency: str) -> str:
+    """What the agent should know about the requested amount intake did not set, or ``""``."""
+    if parsed.requested_amount_note:
+        return parsed.requested_amount_note
+    if parsed.requested_amount is not None and parsed.requested_currency != invoice_currency:
+        return (
+            f"Requested amount not set: the customer asks for {parsed.requested_amount} "
+            f"{parsed.requested_currency} but the invoice is in {invoice_currency} "
+            f"(\"{parsed.requested_amount_context}\"). Convert and set the amount if it applies."
+        )
+    return ""
+
+
 def create_request_from_message(
     *,
     message: InboundMessage,
@@ -462,6 +475,9 @@ def create_request_from_message(
         documents=_uploads(parsed),
         thread_message_id=(parsed.message_id or "")[:255],
     )
+    note = amount_note(parsed, invoice_currency=invoice.currency)
+    if note:  # written by intake itself (actor None), so an agent without note rights still gets it
+        services.internal_note_add(request=request, actor=None, body=note)
     message.outcome = InboundMessage.Outcome.REQUEST
     message.request = request
     message.save(update_fields=["outcome", "request"])
@@ -484,6 +500,19 @@ def _stored_parse(message: InboundMessage) -> ParsedMessage:
     )
 
 
+def lock_open_triage_item(*, item: TriageItem, actor: Actor) -> TriageItem:
+    """Guard and lock shared by every way of resolving an item; call inside ``atomic()``."""
+    services._require_perm(
+        actor, "intake.resolve_triageitem", "permission.triage", "resolve triage items"
+    )
+    item = TriageItem.objects.select_for_update().select_related("message").get(pk=item.pk)
+    if item.status != TriageItem.Status.OPEN:
+        raise TransitionRefused(
+            "triage.status", f"This item is already {item.get_status_display().lower()}."
+        )
+    return item
+
+
 def triage_attach(
     *,
     item: TriageItem,
@@ -495,15 +524,8 @@ def triage_attach(
     note: str = "",
 ) -> TriageItem:
     """An agent places a triage item: a new request on ``invoice``, or a reply on its open request."""
-    services._require_perm(
-        actor, "intake.resolve_triageitem", "permission.triage", "resolve triage items"
-    )
     with transaction.atomic():
-        item = TriageItem.objects.select_for_update().select_related("message").get(pk=item.pk)
-        if item.status != TriageItem.Status.OPEN:
-            raise TransitionRefused(
-                "triage.status", f"This item is already {item.get_status_display().lower()}."
-            )
+        item = lock_open_triage_item(item=item, actor=actor)
         message = item.message
         parsed = _stored_parse(message)
         if as_reply:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.utils import make_msgid
 from typing import Any
 
 from django.conf import settings
@@ -38,9 +39,18 @@ def render_customer_message(*, request: RefundRequest, kind: str, context: dict[
     return subject.strip(), body.strip() + "\n"
 
 
+def new_message_id(*, reference: str) -> str:
+    """A globally unique Message-ID (without angle brackets) in the billing queue's domain."""
+    domain = settings.BILLING_QUEUE_EMAIL.rpartition("@")[2] or "januscaler.com"
+    return make_msgid(idstring=reference or "refund", domain=domain).strip("<>")
+
+
 def queue_customer_message(*, request: RefundRequest, kind: str, context: dict[str, Any]) -> CustomerMessage:
     subject, body = render_customer_message(request=request, kind=kind, context=context)
     message = CustomerMessage.objects.create(
+        # Fixed now, with the row: every send and re-send carries it, so a customer (and intake's
+        # threading of the reply) sees a re-send as the same message, never a new one.
+        message_id=new_message_id(reference=request.reference),
         request=request,
         direction=CustomerMessage.Direction.OUTBOUND,
         kind=kind,

@@ -186,6 +186,10 @@ def evaluation_checklist(request: RefundRequest) -> dict[str, Any]:
         "lines": lines,
         "lines_total": sum((line["allowed_dec"] for line in lines), ZERO),
         "amount_paid": snapshot.get("amount_paid"),
+        # Section 4.4: the cap is paid less what earlier requests on the invoice paid out or credited
+        # (absent from snapshots made before this reading: then the cap is the amount paid).
+        "earlier_refunded": Decimal(snapshot.get("earlier_refunded") or 0),
+        "refund_cap": snapshot.get("refund_cap", snapshot.get("amount_paid")),
         "amount_explanation": snapshot.get("amount_explanation", ""),
         "evaluated_at": request.evaluated_at,
         "policy_version": snapshot.get("policy_version", ""),

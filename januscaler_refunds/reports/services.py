@@ -239,6 +239,16 @@ def export_to_temp_file(*, record: ExportRecord, queryset: QuerySet[RefundReques
     return tmp
 
 
+def export_fail_unqueued(*, record_id: int, error: str) -> bool:
+    """A queued export whose task could not be sent (broker down) is failed at once, with the reason,
+    rather than left 'pending' for ever. Compare-and-set: a record a worker already claimed is kept."""
+    return bool(
+        ExportRecord.objects.filter(pk=record_id, status=ExportRecord.Status.PENDING).update(
+            status=ExportRecord.Status.FAILED, error=error, finished_at=timezone.now(), updated_at=timezone.now()
+        )
+    )
+
+
 def export_claim(*, record_id: int, stale_after: dt.timedelta) -> bool:
     """Compare-and-set: only one worker runs a queued export. A 'running' export whose worker has
     been silent for longer than ``stale_after`` (it died; tasks are acks_late) may be claimed again."""

@@ -30,11 +30,16 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from januscaler_refunds.reports import charts, selectors, services
 from januscaler_refunds.reports.models import ExportRecord
 
 EXPORT_PERM = "refunds.export_refundrequest"
+BROKER_DOWN = (
+    "The export could not be queued: the background service is unreachable. "
+    "Try again in a few minutes, or narrow the filters to download it directly."
+)
 VIEW_PERM = "refunds.view_refundrequest"
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -77,7 +82,13 @@ def refund_export(request: HttpRequest) -> HttpResponseBase:
                 rows_total=changelist.result_count,
                 is_async=True,
             )
-            transaction.on_commit(lambda: run_export.delay(record.pk))
+        try:
+            run_export.delay(record.pk)
+        except (KombuOperationalError, OSError):
+            # Broker unreachable: refuse clearly (never a 500, never a record pending for ever).
+            services.export_fail_unqueued(record_id=record.pk, error=BROKER_DOWN)
+            messages.error(request, f"{BROKER_DOWN} Nothing was exported.")
+            return HttpResponseRedirect(reverse("reports:exports"))
         messages.info(
             request,
             f"{changelist.result_count:,} rows is a large export: it is being prepared in the background. "

@@ -145,8 +145,9 @@ def test_verify_refuses_a_changed_body_and_a_stale_timestamp() -> None:
     assert not webhooks.verify("k", body=body, timestamp="x", signature=signature)
 
 
-def test_the_backoff_doubles_up_to_an_hour() -> None:
-    assert [retry_countdown(n) for n in range(8)] == [30, 60, 120, 240, 480, 960, 1920, 3600]
+def test_the_backoff_doubles_up_to_the_cap_below_the_visibility_timeout(settings) -> None:  # type: ignore[no-untyped-def]
+    cap = settings.CELERY_RETRY_COUNTDOWN_MAX  # below the visibility timeout (docs/operations.md)
+    assert [retry_countdown(n) for n in range(8)] == [min(30 * 2**n, cap) for n in range(8)]
 
 
 def test_without_a_url_events_are_stored_and_nothing_is_sent(record, django_capture_on_commit_callbacks) -> None:

@@ -16,11 +16,14 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from factories import invoice_with_plan
+from django.core import mail as django_mail
+from factories import invoice_with_plan, make_user
 
-from januscaler_refunds.intake.models import InboundMessage, TriageItem
+from januscaler_refunds.intake.imap_utf7 import encode_mailbox_name
+from januscaler_refunds.intake.models import InboundMessage, MailboxHealth, TriageItem
 from januscaler_refunds.intake.tasks import parse_imap_url, poll_imap_mailbox
 from januscaler_refunds.refunds.models import RefundRequest
+from januscaler_refunds.refunds.roles import MANAGER
 
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
@@ -133,12 +136,12 @@ def _existing_user(*names: str) -> str:
     raise LookupError(f"none of the users {names} exists")
 
 
-def _append(url: str, raws: list[bytes]) -> None:
+def _append(url: str, raws: list[bytes], folder: str = "INBOX") -> None:
     target = parse_imap_url(url)
     client = imaplib.IMAP4(target.host, target.port)
     client.login(target.user, target.password)
     for raw in raws:
-        status, _ = client.append("INBOX", "", imaplib.Time2Internaldate(time.time()), raw.replace(b"\n", b"\r\n"))
+        status, _ = client.append(folder, "", imaplib.Time2Internaldate(time.time()), raw.replace(b"\n", b"\r\n"))
         assert status == "OK"
     client.logout()
 
@@ -202,3 +205,79 @@ def test_imap_urls_are_parsed_strictly() -> None:
     assert parse_imap_url("imap://u:p@h").port == 143
     with pytest.raises(ValueError):
         parse_imap_url("pop3://u:p@h")
+
+
+# --- folders by their real names, failures that must not be silent ---------------------------------
+
+
+def _create_folder(url: str, path: list[str]) -> str:
+    """Create ``path`` (a folder hierarchy) the way a mail client would; returns its encoded name."""
+    target = parse_imap_url(url)
+    client = imaplib.IMAP4(target.host, target.port)
+    client.login(target.user, target.password)
+    _, listing = client.list('""', '""')
+    delimiter = listing[0].split(b'"')[1].decode()  # (\\Noselect) "." ""
+    encoded = '"' + encode_mailbox_name(delimiter.join(path)) + '"'
+    status, detail = client.create(encoded)
+    assert status == "OK", detail
+    client.logout()
+    return encoded
+
+
+def test_a_folder_with_a_non_ascii_name_is_polled_by_its_real_name(dovecot: str, settings) -> None:  # type: ignore[no-untyped-def]
+    encoded = _create_folder(dovecot, ["Rückerstattungen", "返金"])
+    assert encoded == '"R&APw-ckerstattungen.&j9SR0Q-"'  # Dovecot's Maildir delimiter is "."
+    invoice = invoice_with_plan()
+    _append(dovecot, [_mail(f"Refund Request: {invoice.number}", invoice.customer.email, "<utf7@x>")], encoded)
+    _append(dovecot, [_mail("Lunch?", "friend@example.org", "<inbox-only@x>")])
+    settings.IMAP_URL = dovecot.replace("/INBOX", "/R%C3%BCckerstattungen/%E8%BF%94%E9%87%91")
+    assert poll_imap_mailbox() == {"request": 1}  # the INBOX message was not read
+    assert RefundRequest.objects.get().invoice == invoice
+    location = InboundMessage.objects.get().location
+    assert location.startswith("imap://127.0.0.1/Rückerstattungen/返金;UID=")
+    assert MailboxHealth.objects.get().problem == ""
+
+
+def test_a_missing_mailbox_alerts_the_managers_once_and_backs_off(  # type: ignore[no-untyped-def]
+    dovecot: str, settings, django_capture_on_commit_callbacks
+) -> None:
+    boss = make_user("boss", MANAGER, email="boss@januscaler.example")
+    settings.IMAP_URL = dovecot.replace("/INBOX", "/Gone")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert poll_imap_mailbox() == {"failed": 1}
+    health = MailboxHealth.objects.get()
+    assert health.problem == MailboxHealth.Problem.MISSING_MAILBOX
+    assert health.consecutive_failures == 1 and health.alerted_at is not None
+    assert health.next_attempt_at is not None and health.next_attempt_at > health.failing_since
+    [alert] = django_mail.outbox
+    assert alert.to == [boss.email]
+    assert "Mailbox not found" in alert.subject and "Gone" in alert.body
+    assert PASSWORD not in alert.body + alert.subject
+
+    # The next beat tick inside the back-off does not touch the server and does not alert again.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert poll_imap_mailbox() == {}
+    assert MailboxHealth.objects.get().consecutive_failures == 1
+    assert len(django_mail.outbox) == 1
+
+
+def test_a_changed_password_alerts_the_managers_and_recovery_clears_it(  # type: ignore[no-untyped-def]
+    dovecot: str, settings, django_capture_on_commit_callbacks
+) -> None:
+    boss = make_user("boss", MANAGER, email="boss@januscaler.example")
+    settings.IMAP_URL = dovecot.replace(f":{PASSWORD}@", ":old-password@")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert poll_imap_mailbox() == {"failed": 1}
+    health = MailboxHealth.objects.get()
+    assert health.problem == MailboxHealth.Problem.LOGIN_REFUSED
+    [alert] = django_mail.outbox
+    assert alert.to == [boss.email] and "Login refused" in alert.subject
+    assert "old-password" not in alert.body + alert.subject
+
+    # The password is fixed and the back-off has passed: the poll works and the row is healthy.
+    settings.IMAP_URL = dovecot
+    MailboxHealth.objects.update(next_attempt_at=None)
+    assert poll_imap_mailbox() == {}
+    health.refresh_from_db()
+    assert (health.problem, health.consecutive_failures, health.alerted_at) == ("", 0, None)
+    assert health.last_success_at is not None

@@ -1,4 +1,4 @@
-"""Real mail written by other clients (../shared/corpus/mail): none is a refund request, none is lost."""
+"""Real mail written by other clients (tests/corpus/mail): none is a refund request, none is lost."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from django.core.management import call_command
 from januscaler_refunds.intake.models import InboundMessage, TriageItem
 from januscaler_refunds.intake.sources import iter_messages
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "mail"
+# Shipped with the project (tests/corpus/mail/README.md says where it comes from and under which licences).
+CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "mail"
 
 pytestmark = pytest.mark.django_db
 

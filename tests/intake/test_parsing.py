@@ -1,4 +1,4 @@
-"""parse_message on the shared real-world corpus and on refund requests shaped like real mail."""
+"""parse_message on the real-world corpus (tests/corpus/mail) and on refund requests shaped like real mail."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from januscaler_refunds.intake.parsing import (  # noqa: E402
     sniff_content_type,
 )
 
-CORPUS = REPO.parent / "shared" / "corpus" / "mail"
+CORPUS = REPO / "tests" / "corpus" / "mail"  # shipped with the project; see its README
 CORPUS_FILES = (
     sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name not in ("LICENSE", "README.md"))
     if CORPUS.is_dir()
@@ -842,7 +842,9 @@ def test_a_failing_mime_parse_still_returns_hash(monkeypatch: pytest.MonkeyPatch
 def test_parsing_modules_import_nothing_from_django() -> None:
     import subprocess
 
-    code = (
+    from policy.test_policy_purity import WITHOUT_PACKAGE_INIT
+
+    code = WITHOUT_PACKAGE_INIT + (
         "import sys; import januscaler_refunds.intake.parsing, januscaler_refunds.intake.sources;"
         "bad = sorted(m for m in sys.modules if m == 'django' or m.startswith('django.'));"
         "print(bad); sys.exit(1 if bad else 0)"

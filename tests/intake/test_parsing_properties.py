@@ -31,7 +31,7 @@ from januscaler_refunds.intake.parsing import (  # noqa: E402
     sniff_content_type,
 )
 
-CORPUS = REPO.parent / "shared" / "corpus" / "mail"
+CORPUS = REPO / "tests" / "corpus" / "mail"  # shipped with the project; see its README
 SMALL_CORPUS = (
     sorted(p for p in CORPUS.rglob("*.eml") if p.stat().st_size < 64 * 1024)
     if CORPUS.is_dir()

@@ -17,7 +17,7 @@ if str(REPO) not in sys.path:  # `pytest -p no:django` does not put the project 
 from januscaler_refunds.intake.parsing import parse_message  # noqa: E402
 from januscaler_refunds.intake.sources import SourceMessage, iter_messages  # noqa: E402
 
-CORPUS = REPO.parent / "shared" / "corpus" / "mail"
+CORPUS = REPO / "tests" / "corpus" / "mail"  # shipped with the project; see its README
 
 
 @pytest.fixture(autouse=True)

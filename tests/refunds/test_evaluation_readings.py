@@ -11,7 +11,9 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
-from factories import InvoiceLineFactory, invoice_with_plan, kolkata, make_request
+from django.test import Client
+from django.urls import reverse
+from factories import InvoiceLineFactory, agent, invoice_with_plan, kolkata, make_request
 
 from januscaler_refunds.billing.models import Incident, InvoiceLine
 from januscaler_refunds.refunds import evaluation, services
@@ -156,3 +158,14 @@ def test_the_refund_report_lists_the_new_codes() -> None:
     rows = {row["reference"]: row for row in csv.DictReader(io.StringIO(out.getvalue()))}
     codes = rows[later.reference]["reason_codes"].split(";")
     assert "cap_reduced_by_earlier_refunds" in codes and "nothing_refundable" in codes
+
+
+def test_the_review_page_shows_the_earlier_refunds_and_the_lowered_cap() -> None:
+    invoice = invoice_with_plan(Decimal("100.00"))
+    _paid_billing_error(invoice, "10.00")
+    later = make_request(invoice=invoice, requested_amount=Decimal("100.00"), received_at=kolkata(2026, 5, 6))
+    client = Client()
+    client.force_login(agent())
+    html = client.get(reverse("admin:refunds_refundrequest_change", args=[later.pk])).content.decode()
+    assert 'data-testid="earlier-refunds"' in html
+    assert "Less already refunded on earlier requests" in html and "90.00" in html
