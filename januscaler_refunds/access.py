@@ -87,6 +87,7 @@ TABLE: dict[str, Row] = {
     # --- outside the admin ---
     "/": row(STAFF, anonymous=ALLOW),  # redirects to /admin/
     "intake:inbound": row(NOBODY, anonymous=METHOD, refused=METHOD),  # POST only, with the shared secret
+    "health": SKIP,  # public by design (no login, nothing secret; 200/503 by the parts' state): its own tests
     "media/(?P<path>.*)": SKIP,  # direct media serving is removed by issue 12 item 4 (its own tests)
     # --- the admin site itself ---
     "admin:login": row(STAFF, anonymous=ALLOW),
@@ -143,7 +144,9 @@ TABLE: dict[str, Row] = {
     **model_rows("intake", "triageitem", view=AGENTS),
     "admin:intake_triageitem_attach": row(AGENTS),
     "admin:intake_triageitem_discard": row(AGENTS),
+    "admin:intake_triageitem_attach_matched": row(NOBODY),  # POST only (resolve permission); GET is 403
     **model_rows("intake", "refundrequestimport", view=MANAGERS, import_=MANAGERS),
+    **model_rows("intake", "mailboxhealth", view=SUPER),  # IMAP poll health, written by the poller
     # --- the review console ---
     **model_rows("refunds", "refundrequest", view=STAFF, add=AGENTS),
     # The console's own pages take POST only; GET is refused for everyone.

@@ -41,7 +41,7 @@ from januscaler_refunds.billing.models import (
 from januscaler_refunds.chargebacks import services as chargeback_services
 from januscaler_refunds.chargebacks.models import Chargeback, Dispute, WebhookEvent
 from januscaler_refunds.deadlines.models import Alert, DigestRun
-from januscaler_refunds.intake.models import InboundMessage, TriageItem
+from januscaler_refunds.intake.models import InboundMessage, MailboxHealth, TriageItem
 from januscaler_refunds.refunds import services
 from januscaler_refunds.refunds.models import ApprovalLimit, CustomerMessage, Payout, RefundRequest
 from januscaler_refunds.refunds.roles import AGENT, FINANCE, MANAGER
@@ -98,6 +98,7 @@ def build_world() -> dict[str, Any]:
     message = InboundMessage.objects.create(content_hash="h" * 64, fingerprint="f" * 64, size=10,
                                             received_at=timezone.now(), outcome="triage", from_address="x@example.com")
     triage = TriageItem.objects.create(message=message, reason="no_invoice")
+    MailboxHealth.objects.create(mailbox="imap://matrix.example/INBOX")
     Alert.objects.create(subject_type="refund_request", subject_id=request.pk, kind="review", level="near",
                          due_at=timezone.now(), created_at=timezone.now(), token="matrix")
     DigestRun.objects.create(day=dt.date(2026, 5, 5), created_at=timezone.now())
