@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
-from django.http import HttpRequest
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse
 from unfold.admin import ModelAdmin, TabularInline
 
+from januscaler_refunds.admin_mixins import ReadOnlyAdminMixin
 from januscaler_refunds.billing.models import (
     AbuseReport,
     CompanyHoliday,
@@ -21,6 +24,7 @@ from januscaler_refunds.billing.models import (
 from januscaler_refunds.chargebacks.customer_admin import CustomerChargebackAdminMixin
 from januscaler_refunds.intake import resources as import_resources
 from januscaler_refunds.intake.admin import BillingImportMixin
+from januscaler_refunds.refunds.freeze import frozen_message, invoice_deciding_reference
 from januscaler_refunds.refunds.services import reevaluate_open_requests
 
 
@@ -58,10 +62,14 @@ class CustomerAdmin(BillingImportMixin, CustomerChargebackAdminMixin, Reevaluate
     list_display = ["name", "email", "status", "identity_verified", "created_at"]
     list_filter = ["status", "identity_verified"]
     search_fields = ["name", "email", "external_id"]
-    # Balance, suspension history and "Reinstate" come from chargebacks (section 6).
-    readonly_fields = ["suspended_at", "suspended_by", "created_at", *CustomerChargebackAdminMixin.chargeback_readonly_fields]
+    # Balance, suspension history and "Reinstate" come from chargebacks (section 6); the status and
+    # suspension fields are read-only there too: they change only through those services.
+    readonly_fields = ["created_at", *CustomerChargebackAdminMixin.chargeback_readonly_fields]
     inlines = [ViolationInline, LedgerEntryInline, *CustomerChargebackAdminMixin.chargeback_inlines]
     actions = [*CustomerChargebackAdminMixin.chargeback_actions]
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # a customer's history (requests, ledger, suspensions) is the record
 
 
 @admin.register(Violation)
@@ -74,8 +82,37 @@ class ViolationAdmin(BillingImportMixin, ModelAdmin):
     autocomplete_fields = ["customer"]
 
 
+class FrozenInvoiceMixin:
+    """An invoice with a decided request (and each of its lines) is shown read-only (refunds.freeze)."""
+
+    def invoice_id_of(self, obj: Any) -> int | None:
+        return obj.pk if isinstance(obj, Invoice) else getattr(obj, "invoice_id", None)
+
+    def frozen_by(self, obj: Any) -> str | None:
+        return invoice_deciding_reference(self.invoice_id_of(obj)) if obj is not None else None
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and self.frozen_by(obj):
+            return False  # the change page becomes a read-only view; a POST is refused
+        return super().has_change_permission(request, obj)  # type: ignore[misc]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and self.frozen_by(obj):
+            return False
+        return super().has_delete_permission(request, obj)  # type: ignore[misc]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        obj = self.get_object(request, object_id)  # type: ignore[attr-defined]
+        reference = self.frozen_by(obj)
+        if reference and request.method == "GET":
+            invoice = obj if isinstance(obj, Invoice) else obj.invoice
+            messages.warning(request, frozen_message(invoice.number, reference))
+        return super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc, no-any-return]
+
+
 @admin.register(InvoiceLine)
-class InvoiceLineAdmin(BillingImportMixin, ModelAdmin):
+class InvoiceLineAdmin(FrozenInvoiceMixin, BillingImportMixin, ModelAdmin):
     resource_classes = [import_resources.InvoiceLineResource]
     list_display = ["invoice", "line_no", "category", "description", "amount"]
     list_filter = ["category"]
@@ -89,9 +126,19 @@ class InvoiceLineInline(TabularInline):
     model = InvoiceLine
     extra = 0
 
+    # obj is the invoice here: no line is added, changed or removed once it is frozen.
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not invoice_deciding_reference(getattr(obj, "pk", None)) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not invoice_deciding_reference(getattr(obj, "pk", None)) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not invoice_deciding_reference(getattr(obj, "pk", None)) and super().has_delete_permission(request, obj)
+
 
 @admin.register(Invoice)
-class InvoiceAdmin(BillingImportMixin, ReevaluateOnSaveMixin, ModelAdmin):
+class InvoiceAdmin(FrozenInvoiceMixin, BillingImportMixin, ReevaluateOnSaveMixin, ModelAdmin):
     resource_classes = [import_resources.InvoiceResource]
     list_display = ["number", "customer", "issued_on", "kind", "payment_method", "currency", "amount_paid"]
     list_filter = ["kind", "payment_method", "currency"]
@@ -157,7 +204,7 @@ class PolicyVersionAdmin(ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ModelAdmin):
+class LedgerEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):  # entries are booked by services only
     list_display = ["created_at", "customer", "kind", "amount", "currency", "description"]
     list_select_related = ["customer"]
     list_filter = ["kind", "currency"]

@@ -27,7 +27,9 @@ class SuspensionEventInline(ReadOnlyInline):
 class CustomerChargebackAdminMixin:
     """Adds ``balance`` (a read-only field), ``SuspensionEventInline`` and the ``reinstate`` action."""
 
-    chargeback_readonly_fields = ["balance"]
+    # Status and suspension stamps change only through chargeback_record (suspend) and
+    # customer_reinstate, which log a SuspensionEvent; no form edits them (issue 12, finding 4).
+    chargeback_readonly_fields = ["status", "suspended_at", "suspended_by", "suspension_reason", "balance"]
     chargeback_inlines = [SuspensionEventInline]
     chargeback_actions = ["reinstate"]
 

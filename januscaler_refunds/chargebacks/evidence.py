@@ -28,6 +28,7 @@ from januscaler_refunds.chargebacks.models import Dispute
 from januscaler_refunds.formatting import plain
 from januscaler_refunds.policy.calendar import end_of_day, start_of_day
 from januscaler_refunds.refunds.models import CustomerMessage, RefundRequest, TransitionLog
+from januscaler_refunds.reports.services import csv_cell
 
 EVIDENCE_FILES = (
     "summary.html",
@@ -49,7 +50,9 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> tuple[bytes, i
     writer.writerow(header)
     count = 0
     for row in rows:
-        writer.writerow(["" if v is None else (v.isoformat() if isinstance(v, dt.date) else v) for v in row])
+        # Text cells are formula-neutralised exactly as in the refund report (a customer's message
+        # or an invoice description starting with "=" must not run in the network's spreadsheet).
+        writer.writerow(["" if v is None else (v.isoformat() if isinstance(v, dt.date) else csv_cell(v)) for v in row])
         count += 1
     return out.getvalue().encode(), count
 

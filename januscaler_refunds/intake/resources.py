@@ -32,6 +32,7 @@ from januscaler_refunds.billing.models import (
     normalize_invoice_number,
 )
 from januscaler_refunds.refunds import services
+from januscaler_refunds.refunds.freeze import frozen_message, invoice_deciding_reference
 from januscaler_refunds.refunds.models import (
     FINAL_STATES,
     Channel,
@@ -281,12 +282,19 @@ class CustomerResource(NaturalKeyResource):
         return Customer.objects.filter(email__iexact=row.get("email") or "").first()
 
     def import_instance(self, instance: Customer, row: Any, **kwargs: Any) -> None:
-        was_suspended = instance.pk is not None and instance.status == Customer.Status.SUSPENDED
+        recorded = instance.status if instance.pk is not None else None
         super().import_instance(instance, row, **kwargs)
-        # A suspension recorded here (e.g. after a chargeback, section 6) is lifted only by the
-        # reinstatement in the admin, never by a file that still says "active".
-        if was_suspended:
-            instance.status = Customer.Status.SUSPENDED
+        # Suspension changes only through the chargeback services (section 6: suspend on a chargeback,
+        # lift with "Reinstate"), which stamp suspended_at and log a SuspensionEvent. A file never
+        # changes it: for a known customer the recorded status wins (a re-import of an older file that
+        # still says "active" is not an error), and a new customer cannot arrive suspended.
+        if recorded is not None:
+            instance.status = recorded
+        elif instance.status != Customer.Status.ACTIVE:
+            raise ValidationError(
+                {"status": "a new customer is imported as active; a suspension is recorded only by a chargeback "
+                           "(chargebacks.csv or the chargeback admin)"}
+            )
 
 
 class ViolationResource(NaturalKeyResource):
@@ -301,7 +309,24 @@ class ViolationResource(NaturalKeyResource):
         fields = ("customer_email", "kind", "status", "opened_on")
 
 
-class InvoiceResource(NaturalKeyResource):
+class FrozenInvoiceGuard:
+    """A row that would change a frozen invoice or its lines is refused (refunds.freeze).
+
+    Called only for rows that change something: an identical re-import is still skipped.
+    """
+
+    def before_save_instance(self, instance: Any, row: Any, **kwargs: Any) -> None:
+        if isinstance(instance, Invoice):
+            invoice_id, number = instance.pk, instance.number
+        else:
+            invoice_id, number = instance.invoice_id, instance.invoice.number
+        reference = invoice_deciding_reference(invoice_id)
+        if reference:
+            raise ValidationError(frozen_message(number, reference))
+        super().before_save_instance(instance, row, **kwargs)  # type: ignore[misc]
+
+
+class InvoiceResource(FrozenInvoiceGuard, NaturalKeyResource):
     number = fields.Field(attribute="number", column_name="number")
     customer_email = fields.Field(attribute="customer", column_name="customer_email", widget=CustomerByEmailWidget())
     issued_on = fields.Field(attribute="issued_on", column_name="issued_on", widget=IsoDateWidget())
@@ -326,7 +351,7 @@ class InvoiceResource(NaturalKeyResource):
         row["currency"] = (row.get("currency") or "").upper()
 
 
-class InvoiceLineResource(NaturalKeyResource):
+class InvoiceLineResource(FrozenInvoiceGuard, NaturalKeyResource):
     invoice_number = fields.Field(attribute="invoice", column_name="invoice_number", widget=InvoiceByNumberWidget())
     line_no = fields.Field(attribute="line_no", column_name="line_no", widget=widgets.IntegerWidget())
     category = fields.Field(
@@ -424,8 +449,10 @@ class RefundRequestResource(NaturalKeyResource):
     """``refund_requests.csv``: requests from other channels or an older system.
 
     A row is created through ``refund_request_create`` (channel ``import``, no acknowledgement); a
-    row in a final state then goes through ``refund_request_import_history``, which logs
-    "import by <user>". An existing reference is never changed: the row is skipped. A blank reference
+    row in a final state then goes through ``refund_request_import_history``, which applies the
+    console's money rules and logs "import by <user>"; a row they refuse is an invalid row naming the
+    rule, and the file is rolled back. An existing reference is never changed: the row is skipped. A
+    new reference must not use the generator's ``RR-`` prefix (``refunds.references``). A blank reference
     is assigned, and a second import of the same row (same invoice, requester and received_at) finds
     the request it made the first time. ``documents`` are ``;``-separated paths relative to
     ``base_dir`` (the CSV's folder), which must stay inside it.
@@ -444,6 +471,8 @@ class RefundRequestResource(NaturalKeyResource):
     decided_at = fields.Field(column_name="decided_at", readonly=True)
     approved_amount = fields.Field(column_name="approved_amount", readonly=True)
     paid_amount = fields.Field(column_name="paid_amount", readonly=True)
+    # Optional: why an approved amount above the refundable amount was allowed (as in the console).
+    override_reason = fields.Field(attribute="override_reason", column_name="override_reason", readonly=True)
 
     class Meta(NaturalKeyResource.Meta):
         model = RefundRequest
@@ -452,6 +481,7 @@ class RefundRequestResource(NaturalKeyResource):
         fields = (
             "reference", "invoice_number", "customer_email", "reason", "received_at", "requested_amount",
             "currency", "message", "documents", "state", "decided_at", "approved_amount", "paid_amount",
+            "override_reason",
         )  # fmt: skip
 
     def __init__(self, *, base_dir: str | Path | None = None, **kwargs: Any) -> None:
@@ -550,6 +580,7 @@ class RefundRequestResource(NaturalKeyResource):
                     decided_at=decided_at,
                     approved_amount=approved,
                     paid_amount=paid,
+                    override_reason=row.get("override_reason") or "",
                 )
         except services.TransitionRefused as exc:
             raise ValidationError(exc.message) from exc

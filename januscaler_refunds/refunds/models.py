@@ -140,6 +140,12 @@ class RefundRequest(FSMModelMixin, models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     settled_at = models.DateTimeField(null=True, blank=True)
+    # The invoice as it stood when the decision was taken: payouts are checked against this, so a
+    # later edit of the invoice (e.g. crypto -> card) cannot open a way to pay (issue 12, finding 4).
+    decided_payment_method = models.CharField(
+        max_length=16, choices=Invoice.PaymentMethod.choices, blank=True, default=""
+    )
+    decided_amount_paid = models.DecimalField(**MONEY, null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
@@ -26,10 +25,11 @@ from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
 from januscaler_refunds.billing.models import Invoice, PolicyVersion
 from januscaler_refunds.policy.codes import REASON_CODES
 from januscaler_refunds.policy.versions import NoPolicyInForce
-from januscaler_refunds.refunds import documents, evaluation, reevaluation
+from januscaler_refunds.refunds import documents, evaluation, reevaluation, references
 from januscaler_refunds.refunds.documents import DocumentUpload
 from januscaler_refunds.refunds.filenames import safe_document_name
 from januscaler_refunds.refunds.models import (
+    OPEN_STATES,
     UNSETTLED_STATES,
     AccountCredit,
     ApprovalLimit,
@@ -178,14 +178,15 @@ def _notify(request: RefundRequest, kind: str, **context: Any) -> None:
     notifications.queue_customer_message(request=request, kind=kind, context=context)
 
 
-_REFERENCE_RE = re.compile(r"^RR-(\d+)$")
+def _snapshot_decision(request: RefundRequest) -> None:
+    """Keep the invoice's method and amount paid as they were at the decision (section 4.3 checks)."""
+    request.decided_payment_method = request.invoice.payment_method
+    request.decided_amount_paid = request.invoice.amount_paid
 
 
-def _next_reference() -> str:
-    last = RefundRequest.objects.filter(reference__startswith="RR-").order_by("-id").values_list("reference", flat=True).first()
-    match = _REFERENCE_RE.match(last) if last else None
-    number = int(match.group(1)) + 1 if match else 1
-    return f"RR-{number:06d}"
+def decided_payment_method(request: RefundRequest) -> str:
+    # Requests decided before the snapshot existed fall back to the invoice.
+    return request.decided_payment_method or request.invoice.payment_method
 
 
 def policy_version_for(received_at: dt.datetime) -> PolicyVersion:
@@ -239,6 +240,8 @@ def refund_request_create(
         ) from exc
     if timezone.is_naive(received_at):
         raise TransitionRefused("request.received_at", "received_at must carry a time zone.")
+    if reference is not None and (problem := references.imported_reference_error(reference)):
+        raise TransitionRefused("request.reference", f"reference {problem}.")
     try:
         version = policy_version_for(received_at)
     except NoPolicyInForce as exc:
@@ -253,7 +256,7 @@ def refund_request_create(
                     .first()
                 )
                 request = RefundRequest.objects.create(
-                    reference=reference or _next_reference(),
+                    reference=reference or references.next_reference(),
                     customer=invoice.customer,
                     invoice=invoice,
                     requester_email=requester_email.strip().lower(),
@@ -490,6 +493,7 @@ def refund_request_approve(
             request.overridden_by = _user_or_none(actor)
         request.decided_at = now
         request.decided_by = _user_or_none(actor)
+        _snapshot_decision(request)
         request.decision_note = note
         request.decision_codes = list(request.evaluation_codes)
         request.payout_due_at = evaluation.payout_due(now, request.policy_version)
@@ -516,6 +520,7 @@ def refund_request_deny(*, request: RefundRequest, actor: Actor, codes: list[str
         request.decision_note = message
         request.decided_at = timezone.now()
         request.decided_by = _user_or_none(actor)
+        _snapshot_decision(request)
         _run_transition(request, "deny", actor=actor, note=f"{', '.join(codes)}: {message}")
         _notify(request, "decision")
     return request
@@ -540,6 +545,27 @@ def _segregation_guard(request: RefundRequest, actor: Actor) -> None:
         )
 
 
+def _crypto_payout_guard(request: RefundRequest) -> None:
+    if decided_payment_method(request) == Invoice.PaymentMethod.CRYPTO:
+        raise TransitionRefused(
+            "section_4_3.crypto_credit_only",
+            "Crypto payments are never refunded to the payment method (section 4.3); record an account credit.",
+        )
+
+
+def _settlement_amount_guard(request: RefundRequest, amount: Decimal, kind: str) -> None:
+    """payout (or credit) <= approved <= what the invoice had paid at the decision."""
+    if amount <= 0 or (request.approved_amount is not None and amount > request.approved_amount):
+        raise TransitionRefused(
+            f"{kind}.amount", f"The {kind} must be more than 0 and at most the approved {request.approved_amount}."
+        )
+    paid = request.decided_amount_paid
+    if kind == "payout" and paid is not None and amount > paid:
+        raise TransitionRefused(
+            "payout.above_paid", f"The payout cannot exceed the {paid} {request.currency} paid on the invoice."
+        )
+
+
 def _method_words(method: str) -> str:
     return str(dict(Payout.Method.choices).get(method, method)).lower()
 
@@ -549,14 +575,14 @@ def _original_method_guard(request: RefundRequest, method: str) -> str:
     manager's recorded exception for that method. Returns the log sentence; "" for the original."""
     if method not in Payout.Method.values:
         raise TransitionRefused("payout.method", f"Unknown payout method {method!r}.")
-    original = request.invoice.payment_method
+    original = decided_payment_method(request)  # the method at the decision, not the live invoice
     if method == original:
         return ""
     exception = PayoutMethodException.objects.filter(request=request).select_related("granted_by").first()
     if exception is None or exception.method != method:
         raise TransitionRefused(
             "section_4_3.original_payment_method",
-            f"Refunds go to the original payment method, {request.invoice.get_payment_method_display().lower()} "
+            f"Refunds go to the original payment method, {dict(Invoice.PaymentMethod.choices).get(original, original).lower()} "
             f"(section 4.3); paying by {_method_words(method)} needs a manager's recorded exception for this request.",
         )
     who = exception.granted_by.get_username() if exception.granted_by else "a manager"
@@ -581,17 +607,10 @@ def refund_request_record_payout(
             raise TransitionRefused(
                 "state_machine.mark_paid", f"{request.reference} is {request.get_state_display().lower()}, not approved."
             )
-        if request.invoice.payment_method == Invoice.PaymentMethod.CRYPTO:
-            raise TransitionRefused(
-                "section_4_3.crypto_credit_only",
-                "Crypto payments are never refunded to the payment method (section 4.3); record an account credit.",
-            )
+        _crypto_payout_guard(request)
         _segregation_guard(request, actor)
         method_note = _original_method_guard(request, method)
-        if amount <= 0 or (request.approved_amount is not None and amount > request.approved_amount):
-            raise TransitionRefused(
-                "payout.amount", f"The payout must be more than 0 and at most the approved {request.approved_amount}."
-            )
+        _settlement_amount_guard(request, amount, "payout")
         if Payout.objects.filter(request=request).exists():
             raise TransitionRefused("payout.one_per_request", f"{request.reference} already has a payout.")
         Payout.objects.create(
@@ -629,10 +648,7 @@ def refund_request_grant_credit(
                 "section_3.identity_verification_pending",
                 "Identity verification is still pending; no credit is issued until it is verified.",
             )
-        if amount <= 0 or (request.approved_amount is not None and amount > request.approved_amount):
-            raise TransitionRefused(
-                "credit.amount", f"The credit must be more than 0 and at most the approved {request.approved_amount}."
-            )
+        _settlement_amount_guard(request, amount, "credit")
         if AccountCredit.objects.filter(request=request).exists():
             raise TransitionRefused("credit.one_per_request", f"{request.reference} already has a credit.")
         AccountCredit.objects.create(
@@ -673,6 +689,12 @@ def refund_request_set_verified_overcharge(
         raise TransitionRefused("billing_error.verified_overcharge", "The verified overcharge cannot be negative.")
     with transaction.atomic():
         request = _locked(request)
+        if request.state not in OPEN_STATES:
+            raise TransitionRefused(
+                "billing_error.verified_overcharge.open_only",
+                f"{request.reference} is {request.get_state_display().lower()}; the verified overcharge can "
+                "only change while the request is open (before a decision).",
+            )
         request.verified_overcharge = amount
         request.save(update_fields=["verified_overcharge", "updated_at"])
         InternalNote.objects.create(
@@ -706,30 +728,63 @@ def refund_request_import_history(
     decided_at: dt.datetime | None,
     approved_amount: Decimal | None = None,
     paid_amount: Decimal | None = None,
+    override_reason: str = "",
 ) -> RefundRequest:
-    """Land a request from an older system in its recorded final state, logged as an import."""
+    """Land a request from an older system in its recorded final state, logged as an import.
+
+    The row meets the console's rules (issue 12, finding 2): the approval guards (amount, crypto
+    only by a manager, above the refundable amount only with an override reason, approval limit),
+    approved <= paid on the invoice, payout <= approved, crypto settled only as a credit, and the
+    importing user stands in as the approver, so they cannot also record the payout or credit
+    (segregation of duties). Only the system (``import_billing``, actor None) imports settled rows.
+    """
     with transaction.atomic():
         request = _locked(request)
+        user = _user_or_none(actor)
         if target in (State.APPROVED, State.PAID, State.CREDITED):
             if approved_amount is None:
                 raise TransitionRefused("import.approved_amount", f"A {target} request needs its approved amount.")
+            _approval_guards(request, actor, approved_amount, override_reason)
+            if approved_amount > request.invoice.amount_paid:
+                raise TransitionRefused(
+                    "import.approved_above_paid",
+                    f"Approved {approved_amount} {request.currency} is more than the "
+                    f"{request.invoice.amount_paid} {request.currency} paid on invoice {request.invoice.number}.",
+                )
             request.approved_amount = approved_amount
             if request.refundable_amount is not None and approved_amount > request.refundable_amount:
-                request.override_reason = "Imported from the previous system with this approved amount."
+                request.override_reason = override_reason.strip()
+                request.overridden_by = user
+        if target != State.WITHDRAWN:
+            request.decided_by = user
+            _snapshot_decision(request)
         request.decided_at = decided_at
         if target in (State.PAID, State.CREDITED):
             amount = paid_amount if paid_amount is not None else approved_amount
             assert amount is not None
+            try:
+                _segregation_guard(request, actor)
+            except TransitionRefused as exc:
+                raise TransitionRefused(
+                    exc.rule,
+                    f"{actor_label(actor)} would both approve and settle {request.reference}: import it as "
+                    "approved and let someone else record the payout or credit, or import settled history as "
+                    "the system (import_billing without --user).",
+                ) from exc
+            if target == State.PAID:
+                _crypto_payout_guard(request)
+            _settlement_amount_guard(request, amount, "payout" if target == State.PAID else "credit")
             request.settled_at = decided_at
             if target == State.PAID:
                 Payout.objects.create(
                     request=request,
-                    method=Payout.Method.OTHER,
+                    # Section 4.3: back to the original payment method.
+                    method=request.invoice.payment_method,
                     reference=f"import:{request.reference}",
                     amount=amount,
                     currency=request.currency,
                     paid_at=decided_at or timezone.now(),
-                    recorded_by=_user_or_none(actor),
+                    recorded_by=user,
                 )
             else:
                 AccountCredit.objects.create(
@@ -737,7 +792,7 @@ def refund_request_import_history(
                     amount=amount,
                     currency=request.currency,
                     note="Imported from the previous system.",
-                    granted_by=_user_or_none(actor),
+                    granted_by=user,
                 )
         if target == State.APPROVED and decided_at is not None:
             request.payout_due_at = evaluation.payout_due(decided_at, request.policy_version)

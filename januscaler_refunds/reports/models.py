@@ -17,6 +17,7 @@ class ExportRecord(models.Model):
     class Source(models.TextChoices):
         ADMIN = "admin", "Admin queue"
         COMMAND = "command", "export_refunds command"
+        MODEL = "model", "Admin export of a model (e.g. chargebacks)"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Queued"

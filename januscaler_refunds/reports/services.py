@@ -170,6 +170,15 @@ def _finish(record: ExportRecord, tally: _Tally, status: str, error: str = "") -
     record.save(update_fields=["status", "row_count", "size", "sha256", "error", "finished_at", "updated_at"])
 
 
+def export_record_complete(*, record: ExportRecord, content: bytes, rows: int) -> ExportRecord:
+    """Complete the record of an export rendered in one piece (the chargeback admin's export)."""
+    tally = _Tally()
+    tally.add(content)
+    tally.rows = rows
+    _finish(record, tally, ExportRecord.Status.COMPLETED)
+    return record
+
+
 def export_csv_stream(*, record: ExportRecord, queryset: QuerySet[RefundRequest]) -> Iterator[bytes]:
     """The report as CSV bytes, for a StreamingHttpResponse or a pipe.
 

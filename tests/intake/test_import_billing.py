@@ -85,12 +85,16 @@ def test_dry_run_counts_but_saves_nothing(examples: Path) -> None:
 
 def test_history_is_imported_through_the_state_machine_and_logged_as_an_import_by_the_user(examples: Path) -> None:
     make_user("importer")
-    _run(str(examples), "--user", "importer")
+    # Segregation of duties (issue 12): a user who imports a paid request would both approve and pay it.
+    with pytest.raises(CommandError):
+        _run(str(examples), "--user", "importer")
+    assert not RefundRequest.objects.exists()
+    _run(str(examples))
     paid = RefundRequest.objects.get(reference="LEG-000001")
     assert paid.state == "paid" and paid.channel == "import"
     assert paid.payout.amount == paid.approved_amount
     entry = paid.log.get(transition="import_history")
-    assert (entry.from_state, entry.to_state, entry.actor_label) == ("submitted", "paid", "import by importer")
+    assert (entry.from_state, entry.to_state, entry.actor_label) == ("submitted", "paid", "import by system")
     assert not paid.messages.filter(kind="acknowledgement").exists()
     open_one = RefundRequest.objects.get(reference="LEG-000002")
     assert open_one.state == "submitted"

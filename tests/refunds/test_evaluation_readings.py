@@ -83,7 +83,9 @@ def test_an_imported_credit_counts_as_an_earlier_refund() -> None:
     invoice = invoice_with_plan(Decimal("100.00"))
     old = make_request(invoice=invoice, reason="billing_error", received_at=kolkata(2026, 5, 5), acknowledge=False)
     services.refund_request_import_history(request=old, actor=None, target="credited",
-                                           decided_at=kolkata(2026, 5, 5, 12), approved_amount=Decimal("25.00"))
+                                           decided_at=kolkata(2026, 5, 5, 12), approved_amount=Decimal("25.00"),
+                                           # above the refundable 0.00 (unverified): imports need the reason too
+                                           override_reason="Credited in the previous system.")
     facts = evaluation.load_facts(make_request(invoice=invoice, received_at=kolkata(2026, 5, 6)))
     assert [(r.reference, r.kind, r.amount) for r in facts.invoice.earlier_refunds] == [
         (old.reference, "credit", Decimal("25.00"))

@@ -227,12 +227,24 @@ def test_a_request_waiting_for_information_can_be_denied() -> None:
 def test_import_history_lands_a_final_state_logged_as_an_import() -> None:
     request = make_request()
     user = manager("importer")
+    # Segregation of duties (issue 12): the importing user stands in as the approver, so settled
+    # history comes only from the system; a user imports up to "approved".
+    with pytest.raises(services.TransitionRefused):
+        services.refund_request_import_history(
+            request=request, actor=user, target=State.PAID, decided_at=request.received_at,
+            approved_amount=Decimal("60.00"), paid_amount=Decimal("60.00"),
+        )
+    approved = services.refund_request_import_history(
+        request=make_request(), actor=user, target=State.APPROVED, decided_at=request.received_at,
+        approved_amount=Decimal("60.00"),
+    )
+    assert TransitionLog.objects.filter(request=approved).last().actor_label == "import by importer"
     request = services.refund_request_import_history(
-        request=request, actor=user, target=State.PAID, decided_at=request.received_at,
+        request=request, actor=None, target=State.PAID, decided_at=request.received_at,
         approved_amount=Decimal("60.00"), paid_amount=Decimal("60.00"),
     )
     assert request.state == State.PAID
     log = TransitionLog.objects.filter(request=request).last()
-    assert log.actor_label == "import by importer"
+    assert log.actor_label == "import by system"
     assert (log.from_state, log.to_state) == ("submitted", "paid")
     assert Payout.objects.get(request=request).amount == Decimal("60.00")
