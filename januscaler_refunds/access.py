@@ -103,7 +103,7 @@ TABLE: dict[str, Row] = {
     # An app's index page lists the models the user may see; with none it does not exist for them.
     **{f"admin:app_list[{label}]": row(roles, refused=NOT_FOUND) for label, roles in {
         "auth": SUPER, "billing": STAFF, "chargebacks": STAFF, "refunds": STAFF, "intake": AGENTS,
-        "deadlines": AGENTS, "reports": MANAGERS}.items()},
+        "deadlines": AGENTS, "reports": MANAGERS, "axes": MANAGERS, "otp_totp": SUPER}.items()},
     # --- reports (mounted under /admin/reports/) ---
     "reports:refund_export": row(MANAGERS),
     "reports:exports": row(STAFF),  # each user sees their own exports; managers all
@@ -158,6 +158,15 @@ TABLE: dict[str, Row] = {
     **model_rows("refunds", "accountcredit", view=STAFF),
     **model_rows("refunds", "customermessage", view=STAFF),
     **model_rows("refunds", "approvallimit", view=AGENTS, add=MANAGERS, change=MANAGERS, delete=SUPER),
+    # --- sign-in: lockouts for managers (deleting an attempt releases it), the second factor ---
+    **model_rows("axes", "accessattempt", view=MANAGERS, delete=MANAGERS),
+    **model_rows("axes", "accessfailurelog", view=MANAGERS),
+    "accounts:otp_verify": row(STAFF),
+    "accounts:otp_enrol": row(STAFF),
+    # TOTP devices in the admin (django-otp's own admin): superusers only; users enrol themselves.
+    **model_rows("otp_totp", "totpdevice", view=SUPER, add=SUPER, change=SUPER, delete=SUPER),
+    "admin:otp_totp_totpdevice_config": row(SUPER),
+    "admin:otp_totp_totpdevice_qrcode": row(SUPER),
     # --- deadlines and exports ---
     **model_rows("deadlines", "alert", view=AGENTS),
     **model_rows("deadlines", "digestrun", view=AGENTS),

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog
 from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -26,6 +27,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from factories import InvoiceFactory, invoice_with_plan, kolkata, make_request, make_user
 
 from januscaler_refunds import access
@@ -107,6 +109,13 @@ def build_world() -> dict[str, Any]:
     record.file.save("matrix.csv", ContentFile(b"reference\r\n"), save=True)
     if not WebhookEvent.objects.exists():
         WebhookEvent.objects.create(type="customer.suspended", payload={})
+    # Sign-in lockouts (django-axes), listed for managers in the admin.
+    AccessAttempt.objects.create(username="matrix-locked", ip_address="192.0.2.1", user_agent="ua",
+                                 path_info="/admin/login/", get_data="", post_data="", http_accept="*/*",
+                                 failures_since_start=5)
+    TOTPDevice.objects.create(user=users[access.SUPERUSER], name="matrix", confirmed=True)
+    AccessFailureLog.objects.create(username="matrix-locked", ip_address="192.0.2.1", user_agent="ua",
+                                    path_info="/admin/login/", http_accept="*/*", locked_out=True)
 
     objects: dict[str, Any] = {
         "auth.group": Group.objects.get(name=AGENT),
