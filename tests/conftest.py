@@ -11,6 +11,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,3 +108,42 @@ def _reference_data_for_transactional_tests(request: pytest.FixtureRequest) -> N
     if marker is not None and marker.kwargs.get("transaction"):
         request.getfixturevalue("transactional_db")
         restore_reference_data()
+
+
+# --- headless Chromium (Debian's /usr/bin/chromium) driven by Playwright ------------------------
+# One session-wide browser for every folder (browser/, security/, system/): a fixture defined or
+# imported in two modules would start a second sync_playwright() in the same process, which fails.
+# Never ``playwright install``: it downloads a browser, which this machine cannot.
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by
+    # the test itself are still synchronous, so allow them.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()

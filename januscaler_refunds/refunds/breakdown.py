@@ -76,7 +76,7 @@ def amount_steps(*, snapshot: dict[str, Any], reason: str, requested: Decimal | 
     earlier = _dec(snapshot.get("earlier_refunded"))
     steps.append(Step("Cap: paid on the invoice", paid, kind="cap"))
     if earlier:
-        steps.append(Step("less earlier refunds on this invoice", earlier, kind="minus"))
+        steps.append(Step("Less already refunded on earlier requests", earlier, kind="minus"))
         if paid is not None:
             steps.append(Step("Cap after earlier refunds", max(paid - earlier, Decimal(0)), kind="cap"))
     steps.append(Step("Refundable (the smaller of the two)", refundable, kind="result"))

@@ -309,14 +309,15 @@ def test_every_console_page_reads_in_plain_words_and_passes_axe(as_user: Any, wa
 
     # --- refusals and error pages --------------------------------------------------------------
     page.goto(review_url(r["approved"]))
-    page.evaluate("""(url) => {
-        const f = document.createElement('form'); f.method = 'post'; f.action = url;
-        const t = document.createElement('input'); t.name = 'csrfmiddlewaretoken';
-        t.value = document.querySelector('[name=csrfmiddlewaretoken]').value; f.appendChild(t);
-        for (const [k, v] of [['method', 'card'], ['reference', 'x'], ['amount', '100.00']]) {
-            const i = document.createElement('input'); i.name = k; i.value = v; f.appendChild(i); }
-        document.body.appendChild(f); f.submit(); }""",
-                  f"/admin/refunds/refundrequest/{r['approved'].pk}/transition/mark_paid/")
+    with page.expect_navigation():  # the forged form's answer, not the page it was built on
+        page.evaluate("""(url) => {
+            const f = document.createElement('form'); f.method = 'post'; f.action = url;
+            const t = document.createElement('input'); t.name = 'csrfmiddlewaretoken';
+            t.value = document.querySelector('[name=csrfmiddlewaretoken]').value; f.appendChild(t);
+            for (const [k, v] of [['method', 'card'], ['reference', 'x'], ['amount', '100.00']]) {
+                const i = document.createElement('input'); i.name = k; i.value = v; f.appendChild(i); }
+            document.body.appendChild(f); f.submit(); }""",
+                      f"/admin/refunds/refundrequest/{r['approved'].pk}/transition/mark_paid/")
     page.wait_for_load_state()
     refused = page.locator("#main, main, body").first.inner_text()
     assert "Record payout refused: your role may not record payout; Finance can." in refused, refused[:400]

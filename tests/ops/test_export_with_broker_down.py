@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import kombu.pools
 import pytest
 from factories import make_request, manager
 from system.topology import free_port
@@ -16,9 +17,10 @@ pytestmark = pytest.mark.django_db
 
 def _fresh_pools() -> None:
     # Earlier tests may have left a producer pool connected to the real broker; drop it so the
-    # next publish connects to the URL set now.
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
+    # next publish connects to the URL set now. kombu keeps pools in a process-wide registry keyed
+    # by connection, and the app fetches them from there again: closing one pool and keeping it
+    # registered would leave later tests an "Acquire on closed pool". reset() closes and forgets all.
+    kombu.pools.reset()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from browser.conftest import browser, login, page  # noqa: F401 - fixtures used by name
+from browser.conftest import login
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone

@@ -1,3 +1,1 @@
-"""System tests reuse the browser suite's headless Chromium (tests/browser/conftest.py)."""
-
-from browser.conftest import browser  # noqa: F401 - a fixture, used by name
+"""System tests use the session-wide headless Chromium of tests/conftest.py (``browser``)."""
