@@ -74,7 +74,8 @@ REQUESTS_SQL = """
                 received_at, message, requested_amount, currency, thread_message_id, state, policy_version_id,
                 assignee_id, recommendation, refundable_amount, evaluation_codes, evaluation, evaluated_at,
                 review_due_at, review_deadline_status, payout_due_at, payout_deadline_status, approved_amount,
-                override_reason, decision_codes, decision_note, decided_at, settled_at, created_at, updated_at)
+                override_reason, decision_codes, decision_note, decided_at, settled_at, created_at, updated_at,
+                decided_payment_method)
             SELECT r.n, 'RR-' || lpad(r.n::text, 8, '0'), r.customer_id, r.n,
                 'customer' || r.customer_id || '@example' || (r.customer_id %% 97) || '.com', s.reason,
                 CASE WHEN r.n %% 2 = 0 THEN 'email' WHEN r.n %% 5 = 1 THEN 'import' ELSE 'admin' END,
@@ -92,7 +93,8 @@ REQUESTS_SQL = """
                 CASE WHEN r.state = 'denied' THEN 'Outside the guarantee window.' ELSE '' END,
                 CASE WHEN r.state IN ('approved', 'denied', 'paid', 'credited') THEN r.received_at + interval '3 days' END,
                 CASE WHEN r.state IN ('paid', 'credited') THEN r.received_at + interval '8 days' END,
-                r.received_at, r.received_at + interval '8 days'
+                r.received_at, r.received_at + interval '8 days',
+                ''  -- the decision's snapshot of the invoice's method (refunds 0005); Django's default
             FROM bench_req r JOIN bench_shape s USING (shape) LEFT JOIN bench_eval e USING (shape)
     WHERE r.n BETWEEN %(first)s AND %(last)s
 """

@@ -253,7 +253,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_queue_dir / "control"),
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+        # A task a killed worker left unacknowledged comes back once its visibility timeout has
+        # passed, at the next sweep. kombu's default sweep period is interval x throttle = 10 s x 10
+        # = 100 s; sweep every quarter of the timeout (at most a minute) and scan on every sweep, so
+        # a lost task returns within ~1.25x the visibility timeout (docs/operations.md).
+        "unacked_restore_interval": max(1, min(60, CELERY_VISIBILITY_TIMEOUT // 4)),
+        "unacked_restore_throttle": 1,
+    }
 # The web process must not hang on a dead broker: fail fast, and the caller decides (docs/operations.md).
 CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECTION_TIMEOUT", 3)
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}

@@ -66,7 +66,9 @@ def test_run_measures_every_figure_with_its_floor(seeded: dict[str, int]) -> Non
     queue = [f for f in figures if f.name.startswith("queue")]
     assert len(queue) == len(run.queue_urls())
     # The queue's budget: at most 8 queries per page, whatever the filter or search.
-    assert max(q for f in queue for q in f.queries) <= 8, {f.name: f.queries for f in queue}
+    # 8 for the page itself, plus the session's save that the 8-hour idle expiry makes on every request
+    # (SESSION_SAVE_EVERY_REQUEST, docs/security.md).
+    assert max(q for f in queue for q in f.queries) <= 9, {f.name: f.queries for f in queue}
     text = run.report(figures, 0.0, run.environment())
     assert "| figure | median (min–max) | queries | floor, same run | ratio | load avg |" in text
     assert f"{N:,} requests" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -116,7 +117,12 @@ def snapshot() -> list[tuple[Any, ...]]:
         (r.invoice.number, r.reason, r.state, r.recommendation, r.received_at, r.decided_at, r.approved_amount,
          r.review_due_at, r.payout_due_at, r.override_reason)
         for r in rows
-    ] + sorted((t.reason, t.message.subject) for t in TriageItem.objects.select_related("message"))
+    ] + sorted((t.reason, _REFERENCE.sub("RR-#", t.message.subject)) for t in TriageItem.objects.select_related("message"))
+
+
+# References come from a database sequence (refunds/references.py), which a rolled-back load does
+# not give back: the same date gives the same data, numbered from wherever the sequence stands.
+_REFERENCE = re.compile(r"RR-\d+")
 
 
 def test_the_same_date_gives_the_same_data_and_a_second_run_changes_nothing() -> None:

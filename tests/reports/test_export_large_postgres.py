@@ -104,12 +104,17 @@ def test_100k_row_export_streams_in_bounded_memory_with_constant_queries(
     settings.EXPORT_ASYNC_THRESHOLD_ROWS = 1_000_000  # this test is about the streamed download
     client.force_login(a_manager)
     _bulk_requests(0, 1_000)
+    # A first export fills the process's caches (content types, the policy calendar, the session's
+    # sign-in state): what must not grow with the rows is the count after that.
+    _export(client, trace=False)
     small_queries, _, small_rows = _export(client, trace=False)
     assert small_rows == 1_000
 
     _multiply_requests(99)
     big_queries, big_peak, big_rows = _export(client, trace=True)
     assert big_rows == 100_000
-    assert big_queries == small_queries
+    # Not one more query for 100x the rows. (Below 10,000 rows the paginator confirms the planner's
+    # estimate with an exact COUNT, so the small export may cost one query more, never fewer.)
+    assert big_queries <= small_queries
     # Generous: measured about 6 MB; holding 100,000 rows would take several hundred MB.
     assert big_peak < 60 * 1024 * 1024, f"peak {big_peak / 1e6:.1f} MB"
