@@ -213,10 +213,17 @@ class RefundRequest(FSMModelMixin, models.Model):
     def is_crypto(self) -> bool:
         return self.invoice.payment_method == Invoice.PaymentMethod.CRYPTO
 
+    # Payouts and credits are append-only (never deleted), so one already cached on this instance
+    # (Django caches it on the request when ``Payout(request=request)`` is made, as the services do)
+    # proves it exists without a query; the transition checks its conditions twice.
     def has_payout(self) -> bool:
+        if self._state.fields_cache.get("payout") is not None:
+            return True
         return Payout.objects.filter(request=self).exists()
 
     def has_credit(self) -> bool:
+        if self._state.fields_cache.get("credit") is not None:
+            return True
         return AccountCredit.objects.filter(request=self).exists()
 
     # --- conditions (django-fsm) --------------------------------------------------

@@ -15,14 +15,17 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
 
-from januscaler_refunds.billing.models import Invoice, PolicyVersion
+from januscaler_refunds.billing.models import CompanyHoliday, Invoice, PolicyVersion
+from januscaler_refunds.policy.calendar import BusinessCalendar, calendar_with
 from januscaler_refunds.policy.codes import REASON_CODES
 from januscaler_refunds.policy.versions import NoPolicyInForce
 from januscaler_refunds.refunds import documents, evaluation, reevaluation, references
@@ -77,27 +80,68 @@ def _require_perm(actor: Actor, perm: str, rule: str, what: str) -> None:
         raise TransitionRefused(rule, f"You do not have permission to {what}.")
 
 
-def _locked(request: RefundRequest) -> RefundRequest:
+def _locked(request: RefundRequest, *, decision: bool = False, settlement: bool = False) -> RefundRequest:
     """Re-read the request under a row lock so two racing transitions serialise.
 
     The second one waits, then sees the state the first one left and is refused. The evaluation
     JSON (~4.6 KB, TOASTed) is left out: no transition reads it, and reading it cost a fifth of
     an approval at 1M requests (issue 14). ``_run_transition`` saves only what changed since.
+
+    The request, its invoice and its customer are locked (as before); the policy version is read
+    but not locked. ``decision=True`` (approve, history import) also reads, in the same query, what
+    the approval's rules need: the agents' approval limit for the request's currency and, on
+    PostgreSQL, the company holidays for the payout-due calendar (``_calendar``). ``settlement=True``
+    reads whether a payout or credit exists.
     """
-    locked = (
-        RefundRequest.objects.select_for_update().select_related("invoice", "customer").defer("evaluation").get(pk=request.pk)
+    queryset = (
+        RefundRequest.objects.select_for_update(of=("self", "invoice", "customer"))
+        .select_related("invoice", "customer", "policy_version")
+        .defer("evaluation")
     )
+    if decision:
+        queryset = queryset.annotate(
+            locked_agent_limit=Subquery(
+                ApprovalLimit.objects.filter(currency=OuterRef("currency")).values("agent_limit")[:1]
+            )
+        )
+        if connection.vendor == "postgresql":
+            queryset = queryset.annotate(
+                locked_company_holidays=ArraySubquery(CompanyHoliday.objects.order_by().values("date"))
+            )
+    if settlement:
+        queryset = queryset.annotate(
+            locked_has_payout=Exists(Payout.objects.filter(request=OuterRef("pk"))),
+            locked_has_credit=Exists(AccountCredit.objects.filter(request=OuterRef("pk"))),
+        )
+    locked = queryset.get(pk=request.pk)
     locked._values_when_locked = _field_values(locked)  # type: ignore[attr-defined]
     return locked
 
 
+def _calendar(request: RefundRequest) -> BusinessCalendar:
+    """The business-day calendar for a request locked with ``decision=True``.
+
+    The company holidays came with the lock (PostgreSQL; one query elsewhere); the calendar built
+    from them is shared within the process for as long as the set is the same
+    (``policy.calendar.calendar_with``), so a holiday a manager adds counts from the next decision.
+    """
+    days = getattr(request, "locked_company_holidays", None)
+    if days is None:
+        days = CompanyHoliday.objects.values_list("date", flat=True)
+    return calendar_with(days)
+
+
 def _field_values(request: RefundRequest) -> dict[str, Any]:
+    """The loaded columns' values; JSON lists and dicts are copied (they change in place), the rest
+    (str, Decimal, date, datetime, int, None) is immutable and kept as it is."""
     deferred = request.get_deferred_fields()
-    return {
-        f.attname: copy.deepcopy(getattr(request, f.attname))
-        for f in request._meta.concrete_fields
-        if f.attname not in deferred
-    }
+    values: dict[str, Any] = {}
+    for f in request._meta.concrete_fields:
+        if f.attname in deferred:
+            continue
+        value = getattr(request, f.attname)
+        values[f.attname] = copy.deepcopy(value) if isinstance(value, (list, dict)) else value
+    return values
 
 
 def _save_changes(request: RefundRequest) -> None:
@@ -445,7 +489,7 @@ def _approval_guards(request: RefundRequest, actor: Actor, amount: Decimal, over
             "permission.override",
             f"approve above the refundable amount ({refundable} {request.currency})",
         )
-    limit = ApprovalLimit.objects.filter(currency=request.currency).values_list("agent_limit", flat=True).first()
+    limit = _agent_limit(request)
     if limit is not None and amount > limit:
         _require_perm(
             actor,
@@ -453,6 +497,14 @@ def _approval_guards(request: RefundRequest, actor: Actor, amount: Decimal, over
             "permission.approval_limit",
             f"approve more than the agents' limit of {limit} {request.currency}",
         )
+
+
+def _agent_limit(request: RefundRequest) -> Decimal | None:
+    """The agents' approval limit in the request's currency (None: no limit), read with the lock."""
+    if hasattr(request, "locked_agent_limit"):
+        limit: Decimal | None = request.locked_agent_limit
+        return limit
+    return ApprovalLimit.objects.filter(currency=request.currency).values_list("agent_limit", flat=True).first()
 
 
 def _above_requested_guard(request: RefundRequest, amount: Decimal, *, confirmed: bool, reason: str) -> str:
@@ -481,7 +533,7 @@ def refund_request_approve(
     above_requested_reason: str = "",
 ) -> RefundRequest:
     with transaction.atomic():
-        request = _locked(request)
+        request = _locked(request, decision=True)
         _approval_guards(request, actor, amount, override_reason)
         above_requested = _above_requested_guard(
             request, amount, confirmed=confirm_above_requested, reason=above_requested_reason
@@ -496,7 +548,7 @@ def refund_request_approve(
         _snapshot_decision(request)
         request.decision_note = note
         request.decision_codes = list(request.evaluation_codes)
-        request.payout_due_at = evaluation.payout_due(now, request.policy_version)
+        request.payout_due_at = evaluation.payout_due(now, request.policy_version, _calendar(request))
         log_note = note or f"Approved {amount} {request.currency}."
         if request.override_reason:
             log_note += f" Override: {request.override_reason}"
@@ -602,7 +654,7 @@ def refund_request_record_payout(
     if not reference.strip():
         raise TransitionRefused("payout.reference", "Enter the payment processor's reference for the payout.")
     with transaction.atomic():
-        request = _locked(request)
+        request = _locked(request, settlement=True)
         if request.state != State.APPROVED:
             raise TransitionRefused(
                 "state_machine.mark_paid", f"{request.reference} is {request.get_state_display().lower()}, not approved."
@@ -611,7 +663,7 @@ def refund_request_record_payout(
         _segregation_guard(request, actor)
         method_note = _original_method_guard(request, method)
         _settlement_amount_guard(request, amount, "payout")
-        if Payout.objects.filter(request=request).exists():
+        if request.locked_has_payout:  # type: ignore[attr-defined]
             raise TransitionRefused("payout.one_per_request", f"{request.reference} already has a payout.")
         Payout.objects.create(
             request=request,
@@ -636,7 +688,7 @@ def refund_request_grant_credit(
 ) -> RefundRequest:
     _require_perm(actor, "refunds.record_payout_refundrequest", "permission.record_credit", "record account credits")
     with transaction.atomic():
-        request = _locked(request)
+        request = _locked(request, settlement=True)
         if request.state != State.APPROVED:
             raise TransitionRefused(
                 "state_machine.mark_credited",
@@ -649,7 +701,7 @@ def refund_request_grant_credit(
                 "Identity verification is still pending; no credit is issued until it is verified.",
             )
         _settlement_amount_guard(request, amount, "credit")
-        if AccountCredit.objects.filter(request=request).exists():
+        if request.locked_has_credit:  # type: ignore[attr-defined]
             raise TransitionRefused("credit.one_per_request", f"{request.reference} already has a credit.")
         AccountCredit.objects.create(
             request=request, amount=amount, currency=request.currency, note=note, granted_by=_user_or_none(actor)
@@ -739,7 +791,7 @@ def refund_request_import_history(
     (segregation of duties). Only the system (``import_billing``, actor None) imports settled rows.
     """
     with transaction.atomic():
-        request = _locked(request)
+        request = _locked(request, decision=True)
         user = _user_or_none(actor)
         if target in (State.APPROVED, State.PAID, State.CREDITED):
             if approved_amount is None:
@@ -795,7 +847,7 @@ def refund_request_import_history(
                     granted_by=user,
                 )
         if target == State.APPROVED and decided_at is not None:
-            request.payout_due_at = evaluation.payout_due(decided_at, request.policy_version)
+            request.payout_due_at = evaluation.payout_due(decided_at, request.policy_version, _calendar(request))
         _run_transition(
             request,
             "import_history",
