@@ -9,8 +9,8 @@ reported as median and min-max, next to its *floor* measured in the same run and
 * queue pages, review page, admin index, dashboard: the whole request through Django's test client
   (middleware, admin, template rendering) as a superuser; the floor is the page's most expensive
   SQL statement, captured from that request and executed alone.
-* transitions: ``refund_request_approve`` (lock, guards, save, log row, notification row) on fresh
-  under-review requests; the floor is a bare ``UPDATE`` + log ``INSERT`` per request.
+* transitions (``bench/transitions.py``): approve, payout and deny through the services on fresh
+  requests; the floor is the bare ``UPDATE`` + ``INSERT`` statements per request.
 * re-evaluation: ``evaluate_and_store`` one request at a time (the path ``reevaluate_open_requests``
   takes); the floor is the policy engine alone on facts already loaded.
 * export: the full refund report through ``reports.services.export_csv_stream`` in a child process
@@ -32,7 +32,6 @@ import statistics
 import subprocess
 import sys
 import time
-from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,44 +91,6 @@ def bench_pages(repeats: int) -> list[Figure]:
         page_figure(client, "admin index (cards)", "/admin/", repeats),
         page_figure(client, "dashboard", "/admin/reports/dashboard/", repeats),
     ]
-
-
-# --- transitions ---------------------------------------------------------------------------
-
-
-def bench_transitions(repeats: int, batch: int = 200) -> list[Figure]:
-    from django.contrib.auth import get_user_model
-    from django.db import connection, transaction
-
-    from januscaler_refunds.refunds import services
-    from januscaler_refunds.refunds.models import RefundRequest
-
-    actor = get_user_model().objects.get(username="bench-admin")
-    figure = Figure(f"approve + log + notification ({batch} per run)", unit="/s", rate=True)
-    candidates = (
-        RefundRequest.objects.filter(state="under_review", refundable_amount__gt=0)
-        .order_by("-id").select_related("invoice", "customer", "policy_version")
-    )
-    for _ in range(repeats):
-        rows = list(candidates[:batch])
-        figure.load.append(load_average())
-        started = time.perf_counter()
-        for refund in rows:
-            services.refund_request_approve(request=refund, actor=actor, amount=Decimal("1.00"))
-        figure.runs.append(len(rows) / (time.perf_counter() - started))
-    for _ in range(repeats):
-        ids = list(candidates.values_list("pk", flat=True)[:batch])
-        started = time.perf_counter()
-        for pk in ids:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("UPDATE refunds_refundrequest SET state = 'approved', approved_amount = 1,"
-                               " decided_at = now(), updated_at = now() WHERE id = %s", [pk])
-                cursor.execute("INSERT INTO refunds_transitionlog (request_id, at, actor_label, transition,"
-                               " from_state, to_state, note) VALUES (%s, now(), 'bench', 'approve',"
-                               " 'under_review', 'approved', '')", [pk])
-        figure.floor.append(len(ids) / (time.perf_counter() - started))
-    figure.note = "floor: bare UPDATE + INSERT per request, one transaction each"
-    return [figure]
 
 
 # --- re-evaluation -------------------------------------------------------------------------
@@ -290,8 +251,7 @@ def main() -> None:
     started = time.time()
     env = environment()
     figures: list[Figure] = []
-    benches = {"queue": bench_queue, "pages": bench_pages, "transitions": bench_transitions,
-               "reevaluation": bench_reevaluation, "export": bench_export}
+    benches = {"queue": bench_queue, "pages": bench_pages, "reevaluation": bench_reevaluation, "export": bench_export}
     for group in args.only.split(","):
         print(f"-- {group}", file=sys.stderr, flush=True)
         repeats = args.export_repeats if group == "export" and args.export_repeats else args.repeats
