@@ -12,6 +12,7 @@ import copy
 import datetime as dt
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -20,7 +21,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
 
@@ -47,6 +48,7 @@ from januscaler_refunds.refunds.models import (
     State,
     TransitionLog,
 )
+from januscaler_refunds.refunds.prepared import PreparedGet
 
 Actor = AbstractBaseUser | AnonymousUser | None
 
@@ -91,8 +93,15 @@ def _locked(request: RefundRequest, *, decision: bool = False, settlement: bool 
     but not locked. ``decision=True`` (approve, history import) also reads, in the same query, what
     the approval's rules need: the agents' approval limit for the request's currency and, on
     PostgreSQL, the company holidays for the payout-due calendar (``_calendar``). ``settlement=True``
-    reads whether a payout or credit exists.
+    reads whether a payout or credit exists. The query is compiled once per thread
+    (``refunds.prepared``): compiling it cost more CPU than running it.
     """
+    locked = _LOCKS[(decision, settlement)].get(request.pk)
+    locked._values_when_locked = _field_values(locked)  # type: ignore[attr-defined]
+    return locked
+
+
+def _lock_queryset(*, decision: bool, settlement: bool) -> QuerySet[RefundRequest]:
     queryset = (
         RefundRequest.objects.select_for_update(of=("self", "invoice", "customer"))
         .select_related("invoice", "customer", "policy_version")
@@ -113,9 +122,14 @@ def _locked(request: RefundRequest, *, decision: bool = False, settlement: bool 
             locked_has_payout=Exists(Payout.objects.filter(request=OuterRef("pk"))),
             locked_has_credit=Exists(AccountCredit.objects.filter(request=OuterRef("pk"))),
         )
-    locked = queryset.get(pk=request.pk)
-    locked._values_when_locked = _field_values(locked)  # type: ignore[attr-defined]
-    return locked
+    return queryset
+
+
+_LOCKS: dict[tuple[bool, bool], PreparedGet[RefundRequest]] = {
+    (decision, settlement): PreparedGet(partial(_lock_queryset, decision=decision, settlement=settlement))
+    for decision in (False, True)
+    for settlement in (False, True)
+}
 
 
 def _calendar(request: RefundRequest) -> BusinessCalendar:

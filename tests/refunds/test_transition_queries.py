@@ -153,3 +153,29 @@ def test_calendar_with_shares_a_calendar_per_set_of_company_holidays() -> None:
     assert shared.business_days_between(start, dt.date(2026, 12, 31)) == plain.business_days_between(
         start, dt.date(2026, 12, 31)
     )
+
+
+def test_the_prepared_lock_reads_what_the_queryset_reads() -> None:
+    from django.db import transaction
+
+    from januscaler_refunds.refunds.prepared import PreparedGet
+
+    manager = factories.manager()
+    ApprovalLimit.objects.create(currency="USD", agent_limit=Decimal("50.00"))
+    request = _under_review(1, manager)[0]
+    for decision in (False, True):
+        for settlement in (False, True):
+            with transaction.atomic():
+                prepared = services._locked(request, decision=decision, settlement=settlement)
+                plain = services._lock_queryset(decision=decision, settlement=settlement).get(pk=request.pk)
+            assert services._field_values(prepared) == services._field_values(plain)
+            assert prepared.get_deferred_fields() == plain.get_deferred_fields() == {"evaluation"}
+            for related in ("invoice", "customer", "policy_version"):
+                assert getattr(prepared, related).__dict__.keys() == getattr(plain, related).__dict__.keys()
+                assert getattr(prepared, related).pk == getattr(plain, related).pk
+            names = {k for k in plain.__dict__ if k.startswith("locked_")}
+            expected = {"locked_agent_limit", *(["locked_company_holidays"] if POSTGRES else [])} if decision else set()
+            assert names == expected | ({"locked_has_payout", "locked_has_credit"} if settlement else set())
+            assert {k: getattr(prepared, k) for k in names} == {k: getattr(plain, k) for k in names}
+    with transaction.atomic(), pytest.raises(RefundRequest.DoesNotExist):
+        PreparedGet(lambda: RefundRequest.objects.select_for_update()).get(-1)
