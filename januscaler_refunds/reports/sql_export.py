@@ -12,7 +12,8 @@ expressions, one per report column, so every cell leaves the database already as
   zone had then), dates as ``YYYY-MM-DD``, amounts as PostgreSQL's numeric text (``-5.00``), NULL as
   an empty cell (unquoted, as ``csv.writer`` writes ``""``), and an empty string as NULL too;
 * formula neutralisation (CWE-1236): a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a
-  carriage return gets a leading ``'`` (``ascii()`` of the first character); numbers are never touched;
+  carriage return gets a leading ``'`` (``ascii()`` of the first character); numbers are never touched,
+  nor stored choice codes, which check constraints keep to identifiers;
 * ``reason_codes``: the decision's codes for a decided request, else the evaluation's, ``;``-joined
   (from the jsonb text with two ``replace`` calls when no element holds an escape, else element by
   element);
@@ -71,6 +72,10 @@ SETTLED = _states(SETTLED_STATES)
 # --- cell templates ({0}, {1}, ... are the compiled source columns) -----------------------------
 
 TEXT = f"CASE WHEN ascii({{0}}) IN {FORMULA_ASCII} THEN '''' || {{0}} ELSE NULLIF({{0}}, '') END"
+# A stored choice code (state, reason, currency, payment method, recommendation): a check constraint
+# (``db_checks.choice_checks``) limits it to identifiers, so it never starts like a formula; only the
+# empty code needs to become an empty cell.
+CODE = "NULLIF({0}, '')"
 
 
 def _offset_text(moment: str) -> str:
@@ -187,17 +192,17 @@ def report_columns(calendar: BusinessCalendar, lo: dt.date, hi: dt.date) -> list
         _text("customer__email"),
         _text("invoice__number"),
         Sql("{0}", "invoice__issued_on"),  # date_out, DateStyle ISO: YYYY-MM-DD
-        _text("invoice__payment_method"),
-        _text("reason"),
-        _text("state"),
-        _text("recommendation"),
+        Sql(CODE, "invoice__payment_method"),
+        Sql(CODE, "reason"),
+        Sql(CODE, "state"),
+        Sql(CODE, "recommendation"),
         Sql(CODES, "state", "decision_codes", "evaluation_codes"),
         _text("policy_version__label"),
         Sql("{0}", "requested_amount"),  # numeric_out: the stored scale, no exponent, as f"{Decimal:f}"
         Sql("{0}", "refundable_amount"),
         Sql("{0}", "approved_amount"),
         Sql(SETTLED_AMOUNT, "payout__amount", "credit__amount"),
-        _text("currency"),
+        Sql(CODE, "currency"),
         _text("assignee__username"),
         Sql(DAY, "review_due_at"),
         Sql(STAMP, "decided_at"),
@@ -286,20 +291,22 @@ def csv_chunks(
     # Inside a transaction (tests, an atomic caller) a COPY cancelled by an abandoned download would
     # leave it aborted: a savepoint lets the caller go on to record the abort.
     savepoint = transaction.savepoint(using=queryset.db) if connection.in_atomic_block else None
-    rows = -1  # the header is the first "row" PostgreSQL sends
+    rows = 0
+    header = 1  # the header is the first "row" PostgreSQL sends; it rides with the first batch
     try:
         with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
             batch: list[Any] = []
             for data in copy:
                 batch.append(data)
-                if len(batch) == batch_rows:
-                    rows += len(batch)
+                if len(batch) == batch_rows + header:
+                    rows += len(batch) - header
+                    header = 0
                     if on_rows is not None:
                         on_rows(rows)
                     yield _crlf(batch)
                     batch = []
             if batch:
-                rows += len(batch)
+                rows += len(batch) - header
                 if on_rows is not None:
                     on_rows(rows)
                 yield _crlf(batch)
