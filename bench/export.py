@@ -1,95 +1,159 @@
-"""Benchmark: a 1,000,000-row refund report CSV on PostgreSQL (rows/s, peak RSS).
+"""Benchmark: the refund report CSV through the service against a raw ``COPY`` of the same rows.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/h_reports_bench .venv/bin/python bench/export.py [ROWS]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_1m .venv/bin/python bench/run.py --only export
+    DATABASE_URL=... .venv/bin/python bench/export.py [--repeats 3]      # this group alone, no append
 
-Creates the rows in the given (throw-away) database with migrate + one INSERT ... SELECT, streams the
-export to /dev/null through the same code as the admin download, and prints the figures for
-BENCHMARKS.md ("Exports"). Not a test; nothing it generates is committed.
+Figures (each measured ``repeats`` times, interleaved with its floor, in this one run):
+
+* the full report (every request, the command's default order) through
+  ``reports.services.export_csv_unrecorded`` — the path ``export_csv_stream`` / ``export_write`` /
+  ``export_run_to_storage`` take (SQL formatting streamed with ``COPY``, row ends, sha256 of every
+  byte) minus the ExportRecord row — in a child process, so its peak RSS is its own;
+* the same for a filtered export (``state=denied``, as the admin's or the command's filter);
+* floor: ``COPY (SELECT <the report's source columns, unformatted> FROM <the same joins> WHERE <the same
+  filter> ORDER BY <the same order>) TO STDOUT WITH CSV`` — Django's SQL for the Python path's
+  ``values()`` — read through psycopg in the parent, each row's bytes counted.
+
+Nothing is written: the child's session is read-only (``default_transaction_read_only``), so this
+runs against the shared ``bench_1m`` as well as a throw-away database. Sizes come from the data.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import resource
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "januscaler_refunds.settings")
 
-import django  # noqa: E402
+from bench.common import Figure, load_average  # noqa: E402
 
-django.setup()
+# name, the command's filters (reports.selectors.refund_requests_filtered)
+REPORTS: list[tuple[str, dict[str, Any]]] = [
+    ("refund report CSV, all rows", {}),
+    ("refund report CSV, state=denied", {"states": ["denied"]}),
+]
 
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+
+def _queryset(filters: dict[str, Any]) -> Any:
+    from januscaler_refunds.reports import selectors
+
+    return selectors.refund_requests_filtered(**filters)
 
 
-def seed(rows: int) -> None:
-    from decimal import Decimal
+def _read_only() -> None:
+    from django.db import connection
 
-    from januscaler_refunds.billing.models import Customer, Invoice, PolicyVersion
-    from januscaler_refunds.refunds.models import RefundRequest
+    with connection.cursor() as cursor:
+        cursor.execute("SET default_transaction_read_only = on")
 
-    RefundRequest.objects.filter(reference__startswith="BENCH-").delete()
-    version = PolicyVersion.objects.order_by("effective_date").first()
-    customer, _ = Customer.objects.get_or_create(email="bench@example.com", defaults={"name": "Bench Ltd"})
-    invoice, _ = Invoice.objects.get_or_create(
-        number="BENCH-1",
-        defaults={"customer": customer, "issued_on": "2026-05-01", "payment_method": "card", "currency": "USD",
-                  "amount_paid": Decimal("100.00")},
+
+def export_once(filters: dict[str, Any]) -> dict[str, Any]:
+    """One report through the service; wall and CPU seconds, bytes, rows, peak RSS (MB)."""
+    from januscaler_refunds.reports import services
+
+    queryset = _queryset(filters)
+    size = lines = 0
+    cpu = time.process_time()
+    started = time.perf_counter()
+    for chunk in services.export_csv_unrecorded(queryset=queryset):
+        size += len(chunk)
+        lines += chunk.count(b"\r\n")  # rows, if no cell holds a CRLF of its own (none in the seed)
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "cpu": time.process_time() - cpu,
+        "bytes": size,
+        "lines": lines,
+        "sql": services.uses_sql(queryset),
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def floor_statement(filters: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The raw COPY: the report's source columns, unformatted, from the same joins, filter and order."""
+    from januscaler_refunds.reports.resources import ROW_VALUES
+
+    sql, params = _queryset(filters).values(*ROW_VALUES).query.sql_with_params()
+    return f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", list(params)
+
+
+def floor_once(filters: dict[str, Any]) -> tuple[float, int]:
+    from django.db import connection
+
+    statement, params = floor_statement(filters)
+    size = 0
+    started = time.perf_counter()
+    with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
+        for row in copy:
+            size += len(row)
+    return time.perf_counter() - started, size
+
+
+def _child(filters: dict[str, Any]) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(filters)],
+        capture_output=True, text=True, check=True, env=os.environ,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO refunds_refundrequest (reference, customer_id, invoice_id, requester_email, reason, channel,
-                received_at, message, requested_amount, currency, thread_message_id, state, policy_version_id,
-                recommendation, refundable_amount, evaluation_codes, evaluation, review_due_at,
-                review_deadline_status, payout_deadline_status, approved_amount, override_reason, decision_codes,
-                decision_note, decided_at, created_at, updated_at)
-            SELECT 'BENCH-' || n, %(c)s, %(i)s, 'bench@example.com',
-                (ARRAY['billing_error','service_unavailability','money_back_guarantee','other'])[1 + n %% 4],
-                'import', TIMESTAMPTZ '2026-05-04 10:00+05:30' + (n %% 20000) * INTERVAL '1 minute', '', 50.00,
-                'USD', '', (ARRAY['submitted','under_review','approved','denied','paid'])[1 + n %% 5], %(v)s,
-                'approve_partially', 100.00, '["partial_prorated_unused"]'::jsonb, '{}'::jsonb,
-                TIMESTAMPTZ '2026-05-18 23:59:59+05:30', 'ok', '', CASE WHEN n %% 5 IN (2, 4) THEN 50.00 END, '',
-                CASE WHEN n %% 5 = 3 THEN '["mbg_extensive_use"]'::jsonb ELSE '[]'::jsonb END, '',
-                CASE WHEN n %% 5 IN (2, 3, 4) THEN TIMESTAMPTZ '2026-05-08 12:00+05:30' END, now(), now()
-            FROM generate_series(1, %(rows)s) AS n
-            """,
-            {"c": customer.pk, "i": invoice.pk, "v": version.pk, "rows": rows},
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def figures(repeats: int, in_process: bool = False) -> list[Figure]:
+    """``in_process``: run the export in this process (the test of this module: its rows live in the
+    test's transaction, which a child cannot see)."""
+    result = []
+    for name, filters in REPORTS:
+        figure = Figure(name, unit="s")
+        rss, cpu, runs = [], [], []
+        floor_size = 0
+        for _ in range(repeats):
+            figure.load.append(load_average())
+            data = export_once(filters) if in_process else _child(filters)
+            runs.append(data)
+            figure.runs.append(data["seconds"])
+            rss.append(data["rss_mb"])
+            cpu.append(data["cpu"])
+            seconds, floor_size = floor_once(filters)
+            figure.floor.append(seconds)
+        last = runs[-1]
+        figure.note = (
+            f"{last['lines'] - 1:,} rows, {last['bytes'] / 1e6:,.1f} MB, "
+            f"{'SQL (COPY)' if last['sql'] else 'Python'} path; process CPU {statistics.median(cpu):,.2f} s; "
+            f"peak RSS {'of the child ' if not in_process else ''}{max(rss):,.0f} MB; "
+            f"floor: raw COPY of the source columns, {floor_size / 1e6:,.1f} MB"
         )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE refunds_refundrequest")
+        result.append(figure)
+    return result
 
 
 def main() -> None:
-    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.db import connection
+
     if connection.vendor != "postgresql":
-        sys.exit("Run against PostgreSQL: set DATABASE_URL=postgres://...")
-    call_command("migrate", verbosity=0)
-    started = time.perf_counter()
-    seed(rows)
-    print(f"seeded {rows:,} rows in {time.perf_counter() - started:.1f} s")
-
-    from januscaler_refunds.refunds.models import RefundRequest
-    from januscaler_refunds.reports import services
-
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    record = services.export_record_create(user=None, fmt="csv", source="command", query_string="bench")
-    queryset = RefundRequest.objects.filter(reference__startswith="BENCH-").order_by("received_at", "id")
-    started = time.perf_counter()
-    size = 0
-    for chunk in services.export_csv_stream(record=record, queryset=queryset):
-        size += len(chunk)
-    elapsed = time.perf_counter() - started
-    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    record.refresh_from_db()
-    print(f"exported {record.row_count:,} rows, {size / 1e6:.1f} MB CSV in {elapsed:.1f} s "
-          f"= {record.row_count / elapsed:,.0f} rows/s")
-    print(f"peak RSS {rss_after / 1024:.0f} MB (before the export {rss_before / 1024:.0f} MB)")
-    RefundRequest.objects.filter(reference__startswith="BENCH-").delete()
+        sys.exit("Run against a seeded PostgreSQL database (bench/seed.py).")
+    _read_only()  # the export reads; nothing in this process may write
+    if args.child is not None:
+        print(json.dumps(export_once(json.loads(args.child))))
+        return
+    for figure in figures(args.repeats):
+        print(figure.row())
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ reported as median and min-max, next to its *floor* measured in the same run and
   requests; the floor is the bare ``UPDATE`` + ``INSERT`` statements per request.
 * re-evaluation: ``evaluate_and_store`` one request at a time (the path ``reevaluate_open_requests``
   takes); the floor is the policy engine alone on facts already loaded.
-* export: the full refund report through ``reports.services.export_csv_stream`` in a child process
-  (so its peak RSS is its own); the floor is ``COPY (SELECT the same columns) TO STDOUT``.
+* export: ``bench/export.py`` (the full and a filtered refund report in a child process, against a
+  raw ``COPY`` of the same rows).
 
 Transitions change the database (approved requests, log rows); run it on a throw-away database.
 The machine is shared: the load average is recorded beside every figure.
@@ -24,12 +24,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import platform
 import resource
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -139,62 +136,6 @@ def bench_reevaluation(repeats: int, batch: int = 5000, one_by_one: int = 200) -
     return [batched, single]
 
 
-# --- export --------------------------------------------------------------------------------
-
-COPY_FLOOR_SQL = """
-    COPY (SELECT r.reference, r.received_at, c.name, c.email, i.number, i.issued_on, i.payment_method, r.reason,
-                 r.state, r.recommendation, r.evaluation_codes, p.label, r.requested_amount, r.refundable_amount,
-                 r.approved_amount, r.currency, u.username, r.review_due_at, r.decided_at, r.payout_due_at,
-                 r.settled_at
-          FROM refunds_refundrequest r JOIN billing_customer c ON c.id = r.customer_id
-          JOIN billing_invoice i ON i.id = r.invoice_id JOIN billing_policyversion p ON p.id = r.policy_version_id
-          LEFT JOIN auth_user u ON u.id = r.assignee_id ORDER BY r.received_at, r.id) TO STDOUT WITH CSV
-"""
-
-
-def export_child() -> None:
-    """Run in a child process: one full report through the admin/command path; print JSON."""
-    print(json.dumps(export_once()))
-
-
-def export_once() -> dict[str, float]:
-    from januscaler_refunds.reports import selectors, services
-
-    queryset = selectors.refund_requests_filtered(states=None, reasons=None, received_from=None, received_to=None)
-    record = services.export_record_create(user=None, fmt="csv", source="command", query_string="bench")
-    started = time.perf_counter()
-    size = sum(len(chunk) for chunk in services.export_csv_stream(record=record, queryset=queryset))
-    seconds = time.perf_counter() - started
-    return {"seconds": seconds, "bytes": size, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-
-
-def bench_export(repeats: int, in_process: bool = False) -> list[Figure]:
-    from django.db import connection
-
-    figure = Figure("full refund report CSV", unit="s")
-    rss = []
-    for _ in range(repeats):
-        figure.load.append(load_average())
-        if in_process:  # the test of this code: its rows are in the test's transaction
-            data = export_once()
-        else:
-            out = subprocess.run([sys.executable, __file__, "--export-child"], capture_output=True, text=True,
-                                 check=True, env=os.environ)
-            data = json.loads(out.stdout.strip().splitlines()[-1])
-        figure.runs.append(data["seconds"])
-        rss.append(data["rss_mb"])
-    size = 0
-    for _ in range(repeats):
-        size = 0
-        started = time.perf_counter()
-        with connection.cursor() as cursor, cursor.connection.cursor().copy(COPY_FLOOR_SQL) as copy:
-            for chunk in copy:
-                size += len(chunk)
-        figure.floor.append(time.perf_counter() - started)
-    figure.note = f"peak RSS of the child {statistics.median(rss):.0f} MB; floor: raw COPY of the same rows, {size / 1e6:.0f} MB"
-    return [figure]
-
-
 # --- the report ------------------------------------------------------------------------------
 
 
@@ -233,15 +174,11 @@ def main() -> None:
     parser.add_argument("--export-repeats", type=int, default=None, help="default: --repeats")
     parser.add_argument("--no-append", action="store_true")
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
-    parser.add_argument("--export-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     import django
 
     django.setup()
-    if args.export_child:
-        export_child()
-        return
     from django.db import connection
     from django.test.utils import setup_test_environment
 
@@ -251,7 +188,7 @@ def main() -> None:
     started = time.time()
     env = environment()
     figures: list[Figure] = []
-    benches = {"queue": bench_queue, "pages": bench_pages, "reevaluation": bench_reevaluation, "export": bench_export}
+    benches = {"queue": bench_queue, "pages": bench_pages, "reevaluation": bench_reevaluation}
     for group in args.only.split(","):
         print(f"-- {group}", file=sys.stderr, flush=True)
         repeats = args.export_repeats if group == "export" and args.export_repeats else args.repeats

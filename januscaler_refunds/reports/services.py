@@ -1,5 +1,9 @@
 """Writes for reports: render the refund report to CSV or XLSX and record every export.
 
+CSV on PostgreSQL is produced by the database (``sql_export``: formatting and neutralisation in SQL,
+streamed with ``COPY … TO STDOUT``); elsewhere (SQLite), and for XLSX, rows are formatted here from
+``RefundReportResource``. Both CSV paths write the same bytes (asserted in tests/reports).
+
 Formula neutralisation (CWE-1236): a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or
 a carriage return could run as a formula when the file is opened in a spreadsheet. In CSV it gets a
 leading ``'``; in XLSX it is written as a text cell (with Excel's quote-prefix style), its value
@@ -19,7 +23,7 @@ from decimal import Decimal
 from typing import IO, Any
 
 from django.core.files import File
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from openpyxl import Workbook
@@ -27,6 +31,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from januscaler_refunds.refunds.models import RefundRequest
+from januscaler_refunds.reports import sql_export
 from januscaler_refunds.reports.models import ExportRecord
 from januscaler_refunds.reports.resources import RefundReportResource
 
@@ -36,6 +41,8 @@ PROGRESS_EVERY = 2000
 CSV_BUFFER_BYTES = 64 * 1024
 
 Progress = Callable[[int], None]
+# "auto": SQL on PostgreSQL when the queryset allows it, else Python; "python" / "sql" force one path.
+ENGINES = ("auto", "python", "sql")
 
 
 def is_formula_like(value: str) -> bool:
@@ -179,16 +186,50 @@ def export_record_complete(*, record: ExportRecord, content: bytes, rows: int) -
     return record
 
 
-def export_csv_stream(*, record: ExportRecord, queryset: QuerySet[RefundRequest]) -> Iterator[bytes]:
+def uses_sql(queryset: QuerySet[RefundRequest], engine: str = "auto") -> bool:
+    """Whether the CSV of this queryset is produced in SQL (``sql_export``) or in Python."""
+    if engine not in ENGINES:
+        raise ValueError(f"Unknown export engine {engine!r}; use one of {', '.join(ENGINES)}.")
+    if engine == "auto":
+        return sql_export.supported(queryset)
+    return engine == "sql"
+
+
+def _csv_bytes(
+    queryset: QuerySet[RefundRequest], tally: _Tally, progress: Progress | None, engine: str = "auto"
+) -> Iterator[bytes]:
+    """The report's CSV bytes, counted and hashed into ``tally``."""
+    if not uses_sql(queryset, engine):
+        resource = RefundReportResource()
+        yield from _csv_chunks(resource, resource.export_rows(resource.rows(queryset)), tally, progress)
+        return
+
+    def on_rows(rows: int) -> None:
+        tally.rows = rows
+        if progress is not None and rows % PROGRESS_EVERY == 0:
+            progress(rows)
+
+    for chunk in sql_export.csv_chunks(queryset, on_rows=on_rows, batch_rows=PROGRESS_EVERY):
+        yield tally.add(chunk)
+
+
+def export_csv_unrecorded(*, queryset: QuerySet[RefundRequest], engine: str = "auto") -> Iterator[bytes]:
+    """The report's CSV bytes with no ExportRecord: the same path and bytes as ``export_csv_stream``,
+    for benchmarks on databases that must not be written to (``bench/export.py``)."""
+    return _csv_bytes(queryset, _Tally(), None, engine)
+
+
+def export_csv_stream(
+    *, record: ExportRecord, queryset: QuerySet[RefundRequest], engine: str = "auto"
+) -> Iterator[bytes]:
     """The report as CSV bytes, for a StreamingHttpResponse or a pipe.
 
     The record is completed (rows, size, sha256 of exactly the bytes yielded) when the stream ends,
     marked aborted if the consumer stops early (a cancelled download), failed on an error.
     """
-    resource = RefundReportResource()
     tally = _Tally()
     try:
-        yield from _csv_chunks(resource, resource.export_rows(resource.rows(queryset)), tally, None)
+        yield from _csv_bytes(queryset, tally, None, engine)
     except GeneratorExit:
         _finish(record, tally, ExportRecord.Status.ABORTED, "The download was interrupted.")
         raise
@@ -204,16 +245,20 @@ def export_write(
     queryset: QuerySet[RefundRequest],
     out: IO[bytes],
     progress: Progress | None = None,
+    engine: str = "auto",
 ) -> ExportRecord:
-    """Write the report in ``record.format`` to ``out`` and complete the record."""
-    resource = RefundReportResource()
+    """Write the report in ``record.format`` to ``out`` and complete the record.
+
+    On the SQL path the connection is busy with the COPY while rows arrive: ``progress`` must not
+    query through it (``export_run_to_storage`` reports through a connection of its own)."""
     tally = _Tally()
-    rows = resource.export_rows(resource.rows(queryset))
     try:
         if record.format == ExportRecord.Format.CSV:
-            for chunk in _csv_chunks(resource, rows, tally, progress):
+            for chunk in _csv_bytes(queryset, tally, progress, engine):
                 out.write(chunk)
         else:
+            resource = RefundReportResource()
+            rows = resource.export_rows(resource.rows(queryset))
             # openpyxl needs a seekable target; hash the finished file while copying it out.
             with tempfile.TemporaryFile() as tmp:
                 _write_xlsx(resource, rows, tmp, tally, progress)
@@ -261,14 +306,53 @@ def export_claim(*, record_id: int, stale_after: dt.timedelta) -> bool:
     return bool(claimed)
 
 
+class _SideProgress:
+    """Progress written through a connection of its own (autocommit), for the SQL path: the export's
+    connection is busy with the COPY. Best effort: a progress write that fails or waits on a lock
+    (the record updated in a caller's open transaction) is given up, never the export."""
+
+    def __init__(self, record: ExportRecord, using: str) -> None:
+        self.record_pk = record.pk
+        self.using = using
+        self.conn: Any = None
+        self.broken = False
+
+    def __call__(self, done: int) -> None:
+        if self.broken:
+            return
+        try:
+            if self.conn is None:
+                wrapper = connections[self.using]
+                self.conn = wrapper.get_new_connection(wrapper.get_connection_params())
+                self.conn.autocommit = True
+                self.conn.execute("SET lock_timeout = '200ms'")
+            self.conn.execute(
+                f"UPDATE {ExportRecord._meta.db_table} SET row_count = %s, updated_at = %s WHERE id = %s",
+                (done, timezone.now(), self.record_pk),
+            )
+        except Exception:  # noqa: BLE001 - progress is best effort; the export goes on
+            self.broken = True
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
 def export_run_to_storage(*, record: ExportRecord, queryset: QuerySet[RefundRequest]) -> ExportRecord:
     """Write the report to MEDIA (reports/exports/...), reporting progress on the record as it goes."""
 
     def progress(done: int) -> None:
         ExportRecord.objects.filter(pk=record.pk).update(row_count=done, updated_at=timezone.now())
 
+    side = None
+    if record.format == ExportRecord.Format.CSV and uses_sql(queryset):
+        side = _SideProgress(record, queryset.db)
     with tempfile.TemporaryFile() as tmp:
-        export_write(record=record, queryset=queryset, out=tmp, progress=progress)
+        try:
+            export_write(record=record, queryset=queryset, out=tmp, progress=side or progress)
+        finally:
+            if side is not None:
+                side.close()
         tmp.seek(0)
         with transaction.atomic():
             record.file.save(record.filename, File(tmp), save=False)
