@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -222,6 +222,20 @@ class RefundRequestAdmin(ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RefundRequest]:
         return selectors.queue_queryset(super().get_queryset(request))
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        """The request with its payout-method exception, read once per page view (the review page
+        asks for it in ``change_view`` and again in the admin's ``changeform_view``)."""
+        cache = request.__dict__.setdefault("_jc_objects", {})
+        key = (object_id, from_field)
+        if request.method != "GET" or key not in cache:
+            queryset = self.get_queryset(request).select_related("payout_method_exception")
+            field = self.model._meta.pk if from_field is None else self.model._meta.get_field(from_field)
+            try:
+                cache[key] = queryset.get(**{field.name: field.to_python(object_id)})
+            except (self.model.DoesNotExist, ValidationError, ValueError):
+                cache[key] = None
+        return cache[key]
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return QueueChangeList
