@@ -6,9 +6,9 @@
 Seed first with ``bench/seed.py``. Every figure is measured ``--repeats`` times in this one run and
 reported as median and min-max, next to its *floor* measured in the same run and the ratio:
 
-* queue pages, review page, admin index, dashboard: the whole request through Django's test client
-  (middleware, admin, template rendering) as a superuser; the floor is the page's most expensive
-  SQL statement, captured from that request and executed alone.
+* queue pages and the review page: ``bench/queue.py``. Admin index, dashboard: the whole request
+  through Django's test client (middleware, admin, template rendering) as a superuser; the floor is
+  the page's most expensive SQL statement, captured from that request and executed alone.
 * transitions (``bench/transitions.py``): approve, payout and deny through the services on fresh
   requests; the floor is the bare ``UPDATE`` + ``INSERT`` statements per request.
 * re-evaluation: ``evaluate_and_store`` one request at a time (the path ``reevaluate_open_requests``
@@ -40,51 +40,9 @@ GROUPS = ["queue", "pages", "transitions", "reevaluation", "export"]
 from bench.common import Figure, _client, _timed, load_average, page_figure  # noqa: E402
 
 
-def queue_urls() -> list[tuple[str, str]]:
-    from januscaler_refunds.refunds.models import RefundRequest
-
-    sample = RefundRequest.objects.filter(state="under_review").order_by("id").select_related("invoice", "customer")[1000]
-    base = "/admin/refunds/refundrequest/"
-    page = min(500, RefundRequest.objects.open().count() // 50 - 1)
-    ref, number, email = sample.reference, sample.invoice.number, sample.customer.email
-    return [
-        ("queue, default page (open work)", base),
-        ("queue, all requests", base + "?status=all"),
-        ("queue, closed", base + "?status=closed"),
-        (f"queue, page {page}", base + f"?p={page}"),
-        ("queue, state=under_review", base + "?state__exact=under_review"),
-        ("queue, state=denied", base + "?state__exact=denied"),
-        ("queue, reason=billing_error", base + "?reason__exact=billing_error"),
-        ("queue, recommendation=deny", base + "?recommendation__exact=deny"),
-        ("queue, deadline=overdue", base + "?deadline=overdue"),
-        ("queue, deadline=near", base + "?deadline=near"),
-        ("queue, deadline=ok", base + "?deadline=ok"),
-        ("queue, assignee=unassigned", base + "?assignee=unassigned"),
-        ("queue, assignee=mine", base + "?assignee=mine"),
-        ("queue, payment method=crypto", base + "?invoice__payment_method__exact=crypto"),
-        ("queue, received last 3 days", base + "?received_at_from=2026-11-24&received_at_to=2026-11-27"),
-        ("queue, search reference exact", base + f"?q={ref}"),
-        ("queue, search reference prefix", base + f"?q={ref[:-1]}"),
-        ("queue, search invoice number exact", base + f"?q={number}"),
-        ("queue, search invoice number prefix", base + f"?q={number[:-1]}"),
-        ("queue, search customer email exact", base + f"?q={email}"),
-        ("queue, search customer email prefix", base + f"?q={email.split('@')[0]}@"),
-        ("queue, search customer name (trigram)", base + "?q=Customer+4242"),
-    ]
-
-
-def bench_queue(repeats: int) -> list[Figure]:
-    client = _client()
-    return [page_figure(client, name, url, repeats) for name, url in queue_urls()]
-
-
 def bench_pages(repeats: int) -> list[Figure]:
-    from januscaler_refunds.refunds.models import RefundRequest
-
     client = _client()
-    busy = RefundRequest.objects.filter(state="paid").order_by("id").values_list("pk", flat=True)[500]
     return [
-        page_figure(client, "review page (paid request)", f"/admin/refunds/refundrequest/{busy}/change/", repeats),
         page_figure(client, "admin index (cards)", "/admin/", repeats),
         page_figure(client, "dashboard", "/admin/reports/dashboard/", repeats),
     ]
@@ -188,7 +146,7 @@ def main() -> None:
     started = time.time()
     env = environment()
     figures: list[Figure] = []
-    benches = {"queue": bench_queue, "pages": bench_pages, "reevaluation": bench_reevaluation}
+    benches = {"pages": bench_pages, "reevaluation": bench_reevaluation}
     for group in args.only.split(","):
         print(f"-- {group}", file=sys.stderr, flush=True)
         repeats = args.export_repeats if group == "export" and args.export_repeats else args.repeats

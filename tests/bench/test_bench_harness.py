@@ -54,15 +54,16 @@ def test_seed_distributions_and_real_evaluations(seeded: dict[str, int]) -> None
 
 def test_run_measures_every_figure_with_its_floor(seeded: dict[str, int]) -> None:
     run = _load("run")
+    queue_module = _load("queue")
     figures = [
-        *run.bench_queue(1),
+        *queue_module.figures(1),
         *run.bench_pages(1),
         *run.bench_reevaluation(1, batch=500, one_by_one=10),
     ]
     for figure in figures:
         assert figure.runs and figure.floor and all(v > 0 for v in figure.runs + figure.floor), figure.name
     queue = [f for f in figures if f.name.startswith("queue")]
-    assert len(queue) == len(run.queue_urls())
+    assert len(queue) == len(queue_module.queue_urls())
     # The queue's budget: at most 8 queries per page, whatever the filter or search.
     # 8 for the page itself, plus the session's save that the 8-hour idle expiry makes on every request
     # (SESSION_SAVE_EVERY_REQUEST, docs/security.md).
