@@ -72,12 +72,45 @@ def whole_number(raw: str) -> int | None:
         raise ValueError(f"{raw!r} is not a whole number") from exc
 
 
+class FieldRule:
+    """``Field.clean`` without its overhead for the usual valid value; anything else asks
+    ``Field.clean`` itself, so a refusal carries Django's own message."""
+
+    def __init__(self, field: models.Field[Any, Any]) -> None:
+        self.field = field
+        self.choices = frozenset(str(c) for c, _ in field.flatchoices) if field.choices else None
+        self.validators = tuple(field.validators)
+
+    def passes(self, value: Any) -> bool:
+        if value is None:
+            return self.field.null
+        if value == "":
+            return self.field.blank
+        if self.choices is not None and value not in self.choices:
+            return False
+        try:
+            for validator in self.validators:
+                validator(value)
+        except ValidationError:
+            return False
+        return True
+
+
+_RULES: dict[type[models.Model], dict[str, FieldRule]] = {}
+
+
+def _rules(model: type[models.Model]) -> dict[str, FieldRule]:
+    if model not in _RULES:
+        _RULES[model] = {f.name: FieldRule(f) for f in model._meta.fields}
+    return _RULES[model]
+
+
 class Checker:
     """Collects one row's errors as the row-by-row import orders them: the widgets' errors in the
     resource's column order, then the model's field validation for the columns still valid."""
 
     def __init__(self, model: type[models.Model]) -> None:
-        self.fields = {f.name: f for f in model._meta.fields}
+        self.rules = _rules(model)
         self.errors: dict[str, list[str]] = {}
 
     def widget(self, column: str, clean: Callable[[str], Any], raw: str) -> Any:
@@ -88,10 +121,11 @@ class Checker:
             return None
 
     def model_field(self, column: str, name: str, value: Any) -> Any:
-        if column in self.errors:
+        rule = self.rules[name]
+        if column in self.errors or rule.passes(value):
             return value
         try:
-            return self.fields[name].clean(value, None)
+            return rule.field.clean(value, None)
         except ValidationError as exc:
             self.errors.setdefault(column, []).extend(exc.messages)
             return value

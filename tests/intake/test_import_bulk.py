@@ -144,6 +144,12 @@ BAD_ROWS = [
     ("usage", USAGE + "INV-2026-000101,2,yesterday,1\n"),
     ("usage", USAGE + "INV-2026-000101,2,2026-05-05T00:00:00+05:30,\n"),
     ("usage", USAGE + "INV-2026-000101,x,2026-05-05T00:00:00+05:30,1\n"),
+    # A key twice in one file: refused both ways, naming the first line.
+    ("customers", CUSTOMERS + "a@example.com,A,,\nb@example.com,B,,\nA@example.com,A2,,\n"),
+    ("invoices", INVOICES + "INV-9,asha@example.com,2026-05-04,initial,card,USD,1.00,\n"
+                            "inv 9,asha@example.com,2026-05-04,initial,card,USD,2.00,\n"),
+    ("invoice_lines", LINES + "INV-2026-000101,3,plan,Plan,1.00,,,,\nINV-2026-000101,3.0,plan,Plan,2.00,,,,\n"),
+    ("usage", USAGE + "INV-2026-000101,2,2026-05-05T00:00:00+05:30,1\nINV-2026-000101,2,2026-05-04T18:30:00Z,2\n"),
 ]
 
 
@@ -179,6 +185,17 @@ def test_many_bad_rows_stop_after_the_first_ten(tmp_path: Path) -> None:
     errors = failed.value.reports[0].errors
     assert errors[0].startswith("customers.csv, line 2: status: 'bogus' is not one of")
     assert len(errors) == bulk_import.MAX_ERRORS + 1 and "stopped reading" in errors[-1]
+
+
+def test_after_a_bad_first_row_the_rest_of_the_file_is_not_read(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setattr(bulk_import, "LOOKAHEAD", 5)
+    good = "".join(f"c{i}@example.com,C,,\n" for i in range(20))
+    folder = write(tmp_path / "a", customers=CUSTOMERS + "first@example.com,F,bogus,\n" + good + "x,X,bogus,\n")
+    with pytest.raises(ImportFailed) as failed:
+        import_directory(folder)
+    assert failed.value.reports[0].errors == [
+        "customers.csv, line 2: status: 'bogus' is not one of active, suspended",
+        "customers.csv: stopped reading 5 rows after the first bad row"]
 
 
 def test_a_key_twice_in_a_file_is_refused_naming_both_lines(tmp_path: Path) -> None:
