@@ -132,6 +132,8 @@ TABLE: dict[str, Row] = {
                  import_=MANAGERS),
     **model_rows("billing", "policyversion", view=STAFF, add=MANAGERS, change=MANAGERS),
     **model_rows("billing", "ledgerentry", view=STAFF),  # written by services only
+    # Large admin imports run by the worker: a list only, each importer sees their own jobs.
+    "admin:billing_importjob_changelist": row(MANAGERS),
     # --- chargebacks: managers and finance record them; only managers import or export them ---
     **model_rows("chargebacks", "chargeback", view=STAFF, add=frozenset({MANAGER, FINANCE, SUPERUSER}),
                  import_=MANAGERS, export=MANAGERS),

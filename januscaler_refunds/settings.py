@@ -596,3 +596,5 @@ CONTENT_SECURITY_POLICY = {
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo")
 # Admin exports of more rows than this run as a Celery task and are offered as a download.
 EXPORT_ASYNC_THRESHOLD_ROWS = env_int("EXPORT_ASYNC_THRESHOLD_ROWS", 50_000)
+# Admin imports of more rows than this run in the worker (billing.ImportJob) instead of the request.
+IMPORT_ASYNC_ROWS = env_int("IMPORT_ASYNC_ROWS", 2_000)

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from import_export.formats.base_formats import CSV
 from unfold.admin import ModelAdmin, TabularInline
 
 from januscaler_refunds.admin_mixins import ReadOnlyAdminMixin
@@ -13,6 +20,7 @@ from januscaler_refunds.billing.models import (
     AbuseReport,
     CompanyHoliday,
     Customer,
+    ImportJob,
     Incident,
     Invoice,
     InvoiceLine,
@@ -22,10 +30,121 @@ from januscaler_refunds.billing.models import (
     Violation,
 )
 from januscaler_refunds.chargebacks.customer_admin import CustomerChargebackAdminMixin
+from januscaler_refunds.intake import importing
 from januscaler_refunds.intake import resources as import_resources
-from januscaler_refunds.intake.admin import BillingImportMixin
+from januscaler_refunds.intake.admin import BillingImportMixin as RowImportMixin
 from januscaler_refunds.refunds.freeze import frozen_message, invoice_deciding_reference
 from januscaler_refunds.refunds.services import reevaluate_open_requests
+
+
+class BillingImportMixin(RowImportMixin):
+    """The admin import; a CSV of more than ``IMPORT_ASYNC_ROWS`` rows runs in the worker instead.
+
+    A file that large would outlive the web request (10k rows hit gunicorn's 120 s timeout): it is
+    stored as an ImportJob and imported by ``intake.tasks.run_import_job`` (bulk path on PostgreSQL,
+    all or nothing); the user follows its progress and result under "Import jobs".
+    """
+
+    def import_action(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        if request.method == "POST" and self.has_import_permission(request):
+            queued = self._queue_large_import(request)
+            if queued is not None:
+                return queued
+        return super().import_action(request, **kwargs)  # type: ignore[no-any-return]
+
+    def _queue_large_import(self, request: HttpRequest) -> HttpResponse | None:
+        form = self.create_import_form(request)
+        if not form.is_valid():
+            return None
+        formats = self.get_import_formats()
+        upload = form.cleaned_data["import_file"]
+        name = importing.import_file_name_for(self.get_import_resource_classes(request)[0])
+        if name is None or not issubclass(formats[int(form.cleaned_data["format"])], CSV):
+            return None
+        rows = sum(chunk.count(b"\n") for chunk in upload.chunks()) - 1  # the header
+        upload.seek(0)
+        if rows <= settings.IMPORT_ASYNC_ROWS:
+            return None
+        with transaction.atomic():
+            job = importing.import_job_create(user=request.user, import_file=name, upload=upload, rows_total=rows)
+        messages.info(
+            request,
+            f"{rows:,} rows is a large import: it runs in the background (job #{job.pk}), all or nothing. "
+            "Its progress and result are shown here.",
+        )
+        return HttpResponseRedirect(reverse("admin:billing_importjob_changelist"))
+
+
+IMPORTABLE = ("customer", "violation", "invoice", "invoiceline", "usagerecord", "incident", "abusereport",
+              "companyholiday")
+
+
+def may_import_billing(user: Any) -> bool:
+    return bool(user.is_active and user.is_staff) and any(
+        user.has_perms([f"billing.add_{model}", f"billing.change_{model}"]) for model in IMPORTABLE
+    )
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(ModelAdmin):
+    """Large admin imports: each user sees the jobs they started (superusers all), as one list."""
+
+    list_display = ["created_at", "file", "status_label", "progress", "counts", "error_lines"]
+    list_display_links = None
+    list_filter = ["status", "import_file"]
+
+    def get_urls(self) -> list[Any]:
+        # Only the list: a job is created by an upload and changed by the worker, never by a form.
+        opts = self.model._meta
+        return [path("", self.admin_site.admin_view(self.changelist_view),
+                     name=f"{opts.app_label}_{opts.model_name}_changelist")]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ImportJob]:
+        jobs = super().get_queryset(request).select_related("user")
+        return jobs if request.user.is_superuser else jobs.filter(user=request.user)  # type: ignore[misc]
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return may_import_billing(request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return super().changelist_view(request, extra_context)  # type: ignore[no-any-return]
+
+    @admin.display(description="File")
+    def file(self, job: ImportJob) -> str:
+        return format_html("{}<br><span class=\"text-xs\">as {} by {}</span>", job.original_name or "—",
+                           job.import_file, job.user.get_username())
+
+    @admin.display(description="Status", ordering="status")
+    def status_label(self, job: ImportJob) -> str:
+        return job.get_status_display()
+
+    @admin.display(description="Progress")
+    def progress(self, job: ImportJob) -> str:
+        return f"{job.progress_percent} % ({job.rows_done:,} of {job.rows_total:,} rows)"
+
+    @admin.display(description="New / updated / unchanged")
+    def counts(self, job: ImportJob) -> str:
+        if job.status != ImportJob.Status.COMPLETED:
+            return "—"
+        return f"{job.new:,} / {job.updated:,} / {job.skipped:,}"
+
+    @admin.display(description="Errors")
+    def error_lines(self, job: ImportJob) -> str:
+        if not job.errors:
+            return "—"
+        # Errors quote the file's cells: escaped, one line each.
+        return format_html_join("", "<div>{}</div>", ((line,) for line in job.errors.splitlines()))
 
 
 class ReevaluateOnSaveMixin:

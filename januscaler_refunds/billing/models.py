@@ -347,8 +347,51 @@ class LedgerEntry(models.Model):
         return f"{self.kind} {self.amount} {self.currency}"
 
 
+class ImportJob(models.Model):
+    """An admin import too large for a web request (``IMPORT_ASYNC_ROWS``), run by the worker.
+
+    The uploaded file is stored; ``intake.tasks.run_import_job`` imports it all or nothing and
+    records the progress, the counts, or the errors (file, line, reason) the user who started it sees.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Queued"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed (nothing was saved)"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    import_file = models.CharField(max_length=64, help_text="Imported as this file of import_billing.")
+    original_name = models.CharField(max_length=255, blank=True, default="")
+    upload = models.FileField(upload_to="imports/", max_length=300)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    rows_total = models.PositiveIntegerField(default=0, help_text="Data rows in the file.")
+    rows_done = models.PositiveIntegerField(default=0, help_text="Rows checked so far.")
+    new = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    errors = models.TextField(blank=True, default="", help_text="One line each: file, line, reason.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.import_file} import #{self.pk} ({self.get_status_display()})"
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == self.Status.COMPLETED:
+            return 100
+        return min(99, int(self.rows_done * 100 / self.rows_total)) if self.rows_total else 0
+
+
 choice_checks(Customer, "status")
 choice_checks(Invoice, "kind", "payment_method", "currency")
 choice_checks(InvoiceLine, "category")
 choice_checks(Incident, "cause")
 choice_checks(LedgerEntry, "kind", "currency")
+choice_checks(ImportJob, "status")

@@ -222,9 +222,26 @@ class NaturalKeyResource(resources.ModelResource):
                     result.rows[invalid.number - 1].errors.append(Error(ValueError(reasons), number=invalid.number))
         return result
 
+    # A file may name a key once (the bulk path, intake.bulk_import, refuses a repeat the same way):
+    # the words naming the key in the message; blank: no such rule for this file.
+    key_words = ""
+
+    def file_key(self, row: Any) -> tuple[Any, ...] | None:
+        return None
+
     def before_import(self, dataset: Any, **kwargs: Any) -> None:
         self.changed_customers: set[int] = set()
         self.changed_services: set[str] = set()
+        self.seen_keys: dict[tuple[Any, ...], int] = {}
+
+    def get_or_init_instance(self, instance_loader: Any, row: Any) -> Any:
+        key = self.file_key(row) if self.key_words else None
+        if key is not None:
+            line = getattr(self, "row_number", 0) + 1
+            first = self.seen_keys.setdefault(key, line)
+            if first != line:
+                raise ValidationError(f"the same {self.key_words} as line {first} (each key once per file)")
+        return super().get_or_init_instance(instance_loader, row)
 
     def after_save_instance(self, instance: Any, row: Any, **kwargs: Any) -> None:
         customer_id = getattr(instance, "customer_id", None) or (instance.pk if isinstance(instance, Customer) else None)
@@ -251,6 +268,7 @@ class NaturalKeyResource(resources.ModelResource):
             services.reevaluate_open_requests(customer_ids=customers, services_changed=changed)
 
     def before_import_row(self, row: Any, **kwargs: Any) -> None:
+        self.row_number = kwargs.get("row_number", 0)
         # Surrounding spaces in a CSV cell are never meaningful.
         for key, value in list(row.items()):
             if isinstance(value, str):
@@ -271,6 +289,11 @@ class CustomerResource(NaturalKeyResource):
         model = Customer
         import_id_fields = ("email",)
         fields = ("email", "name", "status", "identity_verified")
+
+    key_words = "email"
+
+    def file_key(self, row: Any) -> tuple[Any, ...] | None:
+        return (row.get("email"),)
 
     def before_import_row(self, row: Any, **kwargs: Any) -> None:
         super().before_import_row(row, **kwargs)
@@ -345,6 +368,11 @@ class InvoiceResource(FrozenInvoiceGuard, NaturalKeyResource):
             "number", "customer_email", "issued_on", "kind", "payment_method", "currency", "amount_paid", "paid_at",
         )  # fmt: skip
 
+    key_words = "number"
+
+    def file_key(self, row: Any) -> tuple[Any, ...] | None:
+        return (row.get("number"),)
+
     def before_import_row(self, row: Any, **kwargs: Any) -> None:
         super().before_import_row(row, **kwargs)
         row["number"] = normalize_invoice_number(row.get("number") or "")
@@ -372,6 +400,14 @@ class InvoiceLineResource(FrozenInvoiceGuard, NaturalKeyResource):
             "period_start", "period_end",
         )  # fmt: skip
 
+    key_words = "invoice_number and line_no"
+
+    def file_key(self, row: Any) -> tuple[Any, ...] | None:
+        try:
+            return normalize_invoice_number(row.get("invoice_number") or ""), int(Decimal(row.get("line_no") or ""))
+        except (InvalidOperation, ValueError):
+            return None  # the line_no error is reported instead
+
 
 class UsageResource(NaturalKeyResource):
     """``usage.csv``: units consumed on a prepaid line; the customer and service come from the line."""
@@ -385,6 +421,15 @@ class UsageResource(NaturalKeyResource):
         model = UsageRecord
         import_id_fields = ("invoice_number", "at")
         fields = ("invoice_number", "line_no", "at", "units")
+
+    key_words = "invoice_number, line_no and at"
+
+    def file_key(self, row: Any) -> tuple[Any, ...] | None:
+        try:
+            at = IsoDateTimeWidget().clean(row.get("at"))
+            return normalize_invoice_number(row.get("invoice_number") or ""), int(row.get("line_no") or ""), at
+        except ValueError:
+            return None  # the row's own error is reported instead
 
     def dehydrate_line_no(self, record: UsageRecord) -> str:
         return str(record.invoice_line.line_no) if record.invoice_line is not None else ""

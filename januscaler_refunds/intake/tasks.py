@@ -200,3 +200,18 @@ def poll_imap_mailbox() -> dict[str, int]:
     mailbox_record_success(mailbox=target.label, now=timezone.now())
     log.info("IMAP poll: %s", dict(counts))
     return dict(counts)
+
+
+# An admin import of 100k rows takes well under a minute in bulk; row by row (SQLite, files that
+# have no bulk path) it can take many minutes.
+IMPORT_TIME_LIMIT = 60 * 60
+
+
+@shared_task(name="intake.run_import_job", acks_late=True, time_limit=IMPORT_TIME_LIMIT,
+             soft_time_limit=IMPORT_TIME_LIMIT - 60)
+def run_import_job(job_id: int) -> None:
+    """Run one queued admin import (``billing.ImportJob``); a second delivery finds it claimed."""
+    from januscaler_refunds.intake.importing import import_job_run
+
+    if import_job_run(job_id=job_id) is None:
+        log.info("import job %s already claimed or finished", job_id)
