@@ -89,8 +89,6 @@ def bench_pages(repeats: int) -> list[Figure]:
     busy = RefundRequest.objects.filter(state="paid").order_by("id").values_list("pk", flat=True)[500]
     return [
         page_figure(client, "review page (paid request)", f"/admin/refunds/refundrequest/{busy}/change/", repeats),
-        page_figure(client, "admin index (cards)", "/admin/", repeats),
-        page_figure(client, "dashboard", "/admin/reports/dashboard/", repeats),
     ]
 
 

@@ -148,28 +148,39 @@ def _rate(part: int, whole: int) -> Decimal | None:
 QUEUE_STATES = (State.SUBMITTED, State.UNDER_REVIEW, State.INFO_REQUESTED, State.APPROVED)
 
 
+def _unrated_q(clock: readtime.DeadlineClock, state: str) -> Q:
+    """Rows of ``state`` no deadline status applies to: no due date, or the review clock paused
+    (information requested on a version that pauses it, or on a version this clock does not know)."""
+    if state == State.APPROVED:
+        return Q(payout_due_at__isnull=True)
+    unrated = Q(review_due_at__isnull=True)
+    if state == State.INFO_REQUESTED:
+        running = [pk for pk, (_, pauses) in clock.versions.items() if not pauses]
+        unrated |= ~Q(policy_version_id__in=running)
+    return unrated
+
+
 def dashboard_queue(clock: readtime.DeadlineClock | None = None) -> list[dict[str, Any]]:
     """Requests still in play by state and deadline status *today*: the review deadline for open
     states, the payout deadline for approved ones. Rated when the page is read (deadlines/readtime.py,
     the very ``Q`` objects of the queue's deadline filters), never from the scan's stored columns.
-    ``other``: the clock is paused (information requested) or there is no due date; the four add up
-    to ``total``. One round trip of index-backed counts."""
+    ``other``: the clock is paused (information requested) or there is no due date. The four
+    partition the state's rows, so each row is counted once: one round trip of index-range counts
+    over the covering index of the rows in play (deadlines migration 0004)."""
     clock = clock or readtime.deadline_clock()
     requests = RefundRequest.objects.all()
     counted: dict[str, QuerySet[RefundRequest]] = {}
     for state in QUEUE_STATES:
         in_state = requests.filter(state=state)
-        counted[f"{state}:total"] = in_state
         for status in readtime.STATUSES:
             rated = clock.payout_q(status) if state == State.APPROVED else clock.review_q(status)
             counted[f"{state}:{status}"] = in_state.filter(rated)
+        counted[f"{state}:other"] = in_state.filter(_unrated_q(clock, state))
     counts = readtime.count_each(counted)
     out = []
     for state in QUEUE_STATES:
-        row = {status: counts[f"{state}:{status}"] for status in readtime.STATUSES}
-        total = counts[f"{state}:total"]
-        out.append({"state": state.value, "label": state.label, **row, "other": total - sum(row.values()),
-                    "total": total})
+        row = {status: counts[f"{state}:{status}"] for status in (*readtime.STATUSES, "other")}
+        out.append({"state": state.value, "label": state.label, **row, "total": sum(row.values())})
     return out
 
 

@@ -129,8 +129,11 @@ def test_sums_add_up(varied: dict[str, Any]) -> None:
         assert sum(a["refunded_year"] for a in by_reason) == sum(m["refunded"] for m in months)
         assert sum(a["credited_year"] for a in by_reason) == sum(m["credited"] for m in months)
         assert all(isinstance(m["refunded"], Decimal) for m in months)
+    in_play = RefundRequest.objects.filter(state__in=[q["state"] for q in kept.queue])
     for row in kept.queue:
         assert row["ok"] + row["near"] + row["overdue"] + row["other"] == row["total"]
+        assert row["total"] == in_play.filter(state=row["state"]).count(), row  # each row counted once
+    assert {q["state"]: q["other"] for q in kept.queue}["info_requested"] == 1  # the paused clock
     assert kept.median["decisions_year"] == kept.rates_year["approvals"] + kept.rates_year["denials"]
 
 
