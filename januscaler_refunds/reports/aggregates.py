@@ -15,6 +15,9 @@ settled    settlement date      reason, currency                 n, k payouts wi
                                                                  (payout amount), credited
 code       received date        label = reason code              n (decision codes once decided,
                                                                  else evaluation codes)
+inplay     due date (review     label = state, policy version,   n (open and approved requests:
+           while open, payout   assignee, reason = no_due_date   the cards and the dashboard's
+           once approved)       when there is none               state x deadline table)
 =========  ===================  ===============================  ===================================
 
 ``reports_figure_rows(request, sign)`` (SQL) is a request's contribution. Triggers keep the table:
@@ -52,14 +55,20 @@ DECIDED = "('approved', 'denied', 'paid', 'credited')"
 SETTLED = "('paid', 'credited')"
 # Columns of a request whose change can move a figure (the UPDATE trigger's WHEN clause).
 FACTS = ("state", "reason", "currency", "received_at", "decided_at", "settled_at", "review_due_at",
-         "payout_due_at", "evaluation_codes", "decision_codes")
+         "payout_due_at", "evaluation_codes", "decision_codes", "policy_version_id", "assignee_id")
+IN_PLAY = "('submitted', 'under_review', 'info_requested', 'approved')"
 
 
 def _day(column: str) -> str:
     return f"(({column}) AT TIME ZONE 'Asia/Kolkata')::date"
 
 
-KEYS = "kind, day, reason, currency, label, since"
+# The due moment a request in play works against: review while open, payout once approved.
+_DUE = "CASE WHEN r.state = 'approved' THEN r.payout_due_at ELSE r.review_due_at END"
+
+
+KEYS = "kind, day, reason, currency, label, since, version_id, assignee_id"
+F_KEYS = "f.kind, f.day, f.reason, f.currency, f.label, f.since, f.version_id, f.assignee_id"
 VALUES = "n, k, m, refunded, credited"
 SUMS = "sum(f.n), sum(f.k), sum(f.m), sum(f.refunded), sum(f.credited)"
 NONZERO = "sum(f.n) <> 0 OR sum(f.k) <> 0 OR sum(f.m) <> 0 OR sum(f.refunded) <> 0 OR sum(f.credited) <> 0"
@@ -73,6 +82,8 @@ INSTALL_SQL = [
         currency varchar(3) NOT NULL DEFAULT '',
         label text NOT NULL DEFAULT '',
         since date NOT NULL DEFAULT {EPOCH},
+        version_id bigint NOT NULL DEFAULT 0,
+        assignee_id bigint NOT NULL DEFAULT 0,
         n bigint NOT NULL DEFAULT 0,
         k bigint NOT NULL DEFAULT 0,
         m bigint NOT NULL DEFAULT 0,
@@ -86,42 +97,49 @@ INSTALL_SQL = [
     f"""
     CREATE OR REPLACE FUNCTION reports_figure_rows(r refunds_refundrequest, s integer)
     RETURNS TABLE (kind varchar, day date, reason varchar, currency varchar, label text, since date,
-                   n bigint, k bigint, m bigint, refunded numeric, credited numeric)
+                   n bigint, k bigint, m bigint, refunded numeric, credited numeric,
+                   version_id bigint, assignee_id bigint)
     LANGUAGE sql STABLE AS $$
         SELECT 'received'::varchar, {_day('r.received_at')}, r.reason::varchar, ''::varchar, ''::text, {EPOCH},
-               s::bigint, 0::bigint, 0::bigint, 0::numeric, 0::numeric
+               s::bigint, 0::bigint, 0::bigint, 0::numeric, 0::numeric, 0::bigint, 0::bigint
         WHERE r.received_at IS NOT NULL
         UNION ALL
         SELECT 'decided', {_day('r.decided_at')}, r.reason, '',
                CASE WHEN r.state = 'denied' THEN 'denied' ELSE 'approved' END, {EPOCH},
                s, s * (r.review_due_at IS NOT NULL)::int, s * coalesce(r.decided_at <= r.review_due_at, false)::int,
-               0, 0
+               0, 0, 0, 0
         WHERE r.state IN {DECIDED} AND r.decided_at IS NOT NULL
         UNION ALL
-        SELECT 'median', {_day('r.decided_at')}, '', '', '', {_day('r.received_at')}, s, 0, 0, 0, 0
+        SELECT 'median', {_day('r.decided_at')}, '', '', '', {_day('r.received_at')}, s, 0, 0, 0, 0, 0, 0
         WHERE r.state IN {DECIDED} AND r.decided_at IS NOT NULL AND r.received_at IS NOT NULL
         UNION ALL
         SELECT 'settled', {_day('r.settled_at')}, r.reason, r.currency, '', {EPOCH},
                s, s * (r.payout_due_at IS NOT NULL)::int, s * coalesce(r.settled_at <= r.payout_due_at, false)::int,
                s * coalesce((SELECT p.amount FROM refunds_payout p WHERE p.request_id = r.id), 0),
-               s * coalesce((SELECT c.amount FROM refunds_accountcredit c WHERE c.request_id = r.id), 0)
+               s * coalesce((SELECT c.amount FROM refunds_accountcredit c WHERE c.request_id = r.id), 0), 0, 0
         WHERE r.state IN {SETTLED} AND r.settled_at IS NOT NULL
         UNION ALL
-        SELECT 'code', {_day('r.received_at')}, '', '', c.code, {EPOCH}, s, 0, 0, 0, 0
+        SELECT 'code', {_day('r.received_at')}, '', '', c.code, {EPOCH}, s, 0, 0, 0, 0, 0, 0
         FROM (SELECT CASE WHEN r.state IN {DECIDED} THEN r.decision_codes::jsonb ELSE r.evaluation_codes::jsonb END)
              AS codes(j),
              jsonb_array_elements_text(CASE WHEN jsonb_typeof(codes.j) = 'array' THEN codes.j ELSE '[]'::jsonb END)
              AS c(code)
         WHERE r.received_at IS NOT NULL
+        UNION ALL
+        SELECT 'inplay', coalesce({_day(_DUE)}, {EPOCH}),
+               CASE WHEN {_DUE} IS NULL THEN 'no_due_date' ELSE '' END, '', r.state, {EPOCH}, s, 0, 0, 0, 0,
+               coalesce(r.policy_version_id, 0), coalesce(r.assignee_id, 0)
+        WHERE r.state IN {IN_PLAY}
     $$
     """,
     f"""
     CREATE OR REPLACE FUNCTION reports_money_rows(request_id bigint, refunded numeric, credited numeric)
     RETURNS TABLE (kind varchar, day date, reason varchar, currency varchar, label text, since date,
-                   n bigint, k bigint, m bigint, refunded numeric, credited numeric)
+                   n bigint, k bigint, m bigint, refunded numeric, credited numeric,
+                   version_id bigint, assignee_id bigint)
     LANGUAGE sql STABLE AS $$
         SELECT 'settled'::varchar, {_day('r.settled_at')}, r.reason::varchar, r.currency::varchar, ''::text,
-               {EPOCH}, 0::bigint, 0::bigint, 0::bigint, refunded, credited
+               {EPOCH}, 0::bigint, 0::bigint, 0::bigint, refunded, credited, 0::bigint, 0::bigint
         FROM refunds_refundrequest r
         WHERE r.id = request_id AND r.state IN {SETTLED} AND r.settled_at IS NOT NULL
     $$
@@ -130,9 +148,9 @@ INSTALL_SQL = [
     CREATE OR REPLACE FUNCTION reports_figures_on_update() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         INSERT INTO {TABLE} ({KEYS}, {VALUES})
-        SELECT f.kind, f.day, f.reason, f.currency, f.label, f.since, {SUMS}
+        SELECT {F_KEYS}, {SUMS}
         FROM (SELECT * FROM reports_figure_rows(OLD, -1) UNION ALL SELECT * FROM reports_figure_rows(NEW, 1)) f
-        GROUP BY 1, 2, 3, 4, 5, 6 HAVING {NONZERO};
+        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 HAVING {NONZERO};
         RETURN NULL;
     END $$
     """,
@@ -140,9 +158,9 @@ INSTALL_SQL = [
     CREATE OR REPLACE FUNCTION reports_figures_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         INSERT INTO {TABLE} ({KEYS}, {VALUES})
-        SELECT f.kind, f.day, f.reason, f.currency, f.label, f.since, {SUMS}
+        SELECT {F_KEYS}, {SUMS}
         FROM added r CROSS JOIN LATERAL reports_figure_rows(r::refunds_refundrequest, 1) f
-        GROUP BY 1, 2, 3, 4, 5, 6 HAVING {NONZERO};
+        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 HAVING {NONZERO};
         RETURN NULL;
     END $$
     """,
@@ -150,9 +168,9 @@ INSTALL_SQL = [
     CREATE OR REPLACE FUNCTION reports_figures_on_delete() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         INSERT INTO {TABLE} ({KEYS}, {VALUES})
-        SELECT f.kind, f.day, f.reason, f.currency, f.label, f.since, {SUMS}
+        SELECT {F_KEYS}, {SUMS}
         FROM removed r CROSS JOIN LATERAL reports_figure_rows(r::refunds_refundrequest, -1) f
-        GROUP BY 1, 2, 3, 4, 5, 6 HAVING {NONZERO};
+        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 HAVING {NONZERO};
         RETURN NULL;
     END $$
     """,
@@ -174,18 +192,18 @@ INSTALL_SQL = [
         IF TG_OP IN ('DELETE', 'UPDATE') THEN
             IF TG_OP = 'UPDATE' AND OLD.request_id IS DISTINCT FROM NEW.request_id THEN
                 INSERT INTO {TABLE} ({KEYS}, {VALUES})
-                SELECT * FROM reports_money_rows(OLD.request_id,
+                SELECT {F_KEYS}, f.n, f.k, f.m, f.refunded, f.credited FROM reports_money_rows(OLD.request_id,
                     CASE WHEN TG_ARGV[0] = 'refunded' THEN -OLD.amount ELSE 0 END,
-                    CASE WHEN TG_ARGV[0] = 'credited' THEN -OLD.amount ELSE 0 END);
+                    CASE WHEN TG_ARGV[0] = 'credited' THEN -OLD.amount ELSE 0 END) f;
             ELSE
                 delta := delta - OLD.amount; request := OLD.request_id;
             END IF;
         END IF;
         IF delta <> 0 THEN
             INSERT INTO {TABLE} ({KEYS}, {VALUES})
-            SELECT * FROM reports_money_rows(request,
+            SELECT {F_KEYS}, f.n, f.k, f.m, f.refunded, f.credited FROM reports_money_rows(request,
                 CASE WHEN TG_ARGV[0] = 'refunded' THEN delta ELSE 0 END,
-                CASE WHEN TG_ARGV[0] = 'credited' THEN delta ELSE 0 END);
+                CASE WHEN TG_ARGV[0] = 'credited' THEN delta ELSE 0 END) f;
         END IF;
         RETURN NULL;
     END $$
@@ -234,37 +252,43 @@ UNINSTALL_SQL = [
 _CODES = ("CASE WHEN jsonb_typeof(x.j) = 'array' THEN x.j ELSE '[]'::jsonb END")
 REBUILD_SQL = f"""
     INSERT INTO {TABLE} ({KEYS}, {VALUES}, folded)
-    SELECT f.kind, f.day, f.reason, f.currency, f.label, f.since, {SUMS}, true FROM (
+    SELECT {F_KEYS}, {SUMS}, true FROM (
         SELECT 'received'::varchar AS kind, {_day('r.received_at')} AS day, r.reason::varchar AS reason,
                ''::varchar AS currency, ''::text AS label, {EPOCH} AS since, count(*) AS n, 0::bigint AS k,
-               0::bigint AS m, 0::numeric AS refunded, 0::numeric AS credited
+               0::bigint AS m, 0::numeric AS refunded, 0::numeric AS credited, 0::bigint AS version_id,
+               0::bigint AS assignee_id
         FROM refunds_refundrequest r WHERE r.received_at IS NOT NULL GROUP BY 2, 3
         UNION ALL
         SELECT 'decided', {_day('r.decided_at')}, r.reason, '',
                CASE WHEN r.state = 'denied' THEN 'denied' ELSE 'approved' END, {EPOCH}, count(*),
-               count(r.review_due_at), count(*) FILTER (WHERE r.decided_at <= r.review_due_at), 0, 0
+               count(r.review_due_at), count(*) FILTER (WHERE r.decided_at <= r.review_due_at), 0, 0, 0, 0
         FROM refunds_refundrequest r WHERE r.state IN {DECIDED} AND r.decided_at IS NOT NULL GROUP BY 2, 3, 5
         UNION ALL
-        SELECT 'median', {_day('r.decided_at')}, '', '', '', {_day('r.received_at')}, count(*), 0, 0, 0, 0
+        SELECT 'median', {_day('r.decided_at')}, '', '', '', {_day('r.received_at')}, count(*), 0, 0, 0, 0, 0, 0
         FROM refunds_refundrequest r
         WHERE r.state IN {DECIDED} AND r.decided_at IS NOT NULL AND r.received_at IS NOT NULL GROUP BY 2, 6
         UNION ALL
         SELECT 'settled', {_day('r.settled_at')}, r.reason, r.currency, '', {EPOCH}, count(*),
                count(r.payout_due_at), count(*) FILTER (WHERE r.settled_at <= r.payout_due_at),
-               coalesce(sum(p.amount), 0), coalesce(sum(c.amount), 0)
+               coalesce(sum(p.amount), 0), coalesce(sum(c.amount), 0), 0, 0
         FROM refunds_refundrequest r
         LEFT JOIN refunds_payout p ON p.request_id = r.id
         LEFT JOIN refunds_accountcredit c ON c.request_id = r.id
         WHERE r.state IN {SETTLED} AND r.settled_at IS NOT NULL GROUP BY 2, 3, 4
         UNION ALL
-        SELECT 'code', {_day('r.received_at')}, '', '', code.value, {EPOCH}, count(*), 0, 0, 0, 0
+        SELECT 'code', {_day('r.received_at')}, '', '', code.value, {EPOCH}, count(*), 0, 0, 0, 0, 0, 0
         FROM refunds_refundrequest r,
              LATERAL (SELECT CASE WHEN r.state IN {DECIDED} THEN r.decision_codes::jsonb
                                   ELSE r.evaluation_codes::jsonb END) AS x(j),
              LATERAL jsonb_array_elements_text({_CODES}) AS code(value)
         WHERE r.received_at IS NOT NULL GROUP BY 2, 5
+        UNION ALL
+        SELECT 'inplay', coalesce({_day(_DUE)}, {EPOCH}),
+               CASE WHEN {_DUE} IS NULL THEN 'no_due_date' ELSE '' END, '', r.state, {EPOCH}, count(*), 0, 0, 0, 0,
+               coalesce(r.policy_version_id, 0), coalesce(r.assignee_id, 0)
+        FROM refunds_refundrequest r WHERE r.state IN {IN_PLAY} GROUP BY 2, 3, 5, 12, 13
     ) f
-    GROUP BY 1, 2, 3, 4, 5, 6 HAVING {NONZERO}
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 HAVING {NONZERO}
 """
 
 # The deltas folded into one row per key. Rows other transactions insert meanwhile are not in this
@@ -272,21 +296,68 @@ REBUILD_SQL = f"""
 FOLD_SQL = f"""
     WITH gone AS (DELETE FROM {TABLE} WHERE NOT folded RETURNING *)
     INSERT INTO {TABLE} AS t ({KEYS}, {VALUES}, folded)
-    SELECT f.kind, f.day, f.reason, f.currency, f.label, f.since, {SUMS}, true FROM gone f
-    GROUP BY 1, 2, 3, 4, 5, 6 HAVING {NONZERO}
+    SELECT {F_KEYS}, {SUMS}, true FROM gone f
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 HAVING {NONZERO}
     ON CONFLICT ({KEYS}) WHERE folded DO UPDATE SET
         n = t.n + EXCLUDED.n, k = t.k + EXCLUDED.k, m = t.m + EXCLUDED.m,
         refunded = t.refunded + EXCLUDED.refunded, credited = t.credited + EXCLUDED.credited
 """
 
 
+_KEPT: set[str] = set()  # databases (by name) known to keep the figures: asked once per process
+
+
 def available() -> bool:
     """True where the day figures are kept (PostgreSQL, migration reports 0004 applied)."""
     if connection.vendor != "postgresql":
         return False
+    name = str(connection.settings_dict["NAME"])
+    if name in _KEPT:
+        return True
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [TABLE])
-        return bool(cursor.fetchone()[0])
+        kept = bool(cursor.fetchone()[0])
+    if kept:
+        _KEPT.add(name)
+    return kept
+
+
+# --- reading: the requests in play, rated with today's clock ---------------------------------------
+
+
+def in_play(clock: Any) -> list[tuple[str, str, int, int]]:
+    """Every request in play (open or approved) as (state, rating today, assignee id or 0, count):
+    one query over the ``inplay`` figures (state, due day, policy version, assignee), rated in Python
+    with the comparisons of deadlines/readtime.py's ``Q`` objects at day granularity (every moment
+    they compare with is the start of a Kolkata day). Rating: ok / near / overdue, or ``other``
+    (no due date, or the review clock paused)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT label, reason, day, version_id, assignee_id, sum(n) FROM {TABLE} "
+                       "WHERE kind = 'inplay' GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) <> 0")
+        rows = cursor.fetchall()
+    return [(state, rate_in_play(clock, state, no_due == "no_due_date", day, version), assignee, int(n))
+            for state, no_due, day, version, assignee, n in rows]
+
+
+def rate_in_play(clock: Any, state: str, no_due: bool, due_day: Any, version: int) -> str:
+    from januscaler_refunds.deadlines import readtime
+    from januscaler_refunds.policy.calendar import local_date
+
+    if no_due:
+        return "other"
+    if state != "approved" and state not in readtime.CLOCK_RUNNING:
+        # information requested: the clock runs only on versions that do not pause it
+        if not any(pk == version and not pauses for pk, (_, pauses) in clock.versions.items()):
+            return "other"
+    if due_day < clock.today:
+        return readtime.OVERDUE
+    groups = clock._by_threshold()
+    if len(groups) <= 1:
+        near = due_day < local_date(clock.near_moment(next(iter(groups), 2)))
+    else:
+        near = any(version in ids and due_day < local_date(clock.near_moment(threshold))
+                   for threshold, ids in groups.items())
+    return readtime.NEAR if near else readtime.OK
 
 
 def rebuild() -> int:

@@ -160,6 +160,15 @@ def _unrated_q(clock: readtime.DeadlineClock, state: str) -> Q:
     return unrated
 
 
+def dashboard_queue_kept(clock: readtime.DeadlineClock) -> list[dict[str, Any]]:
+    """The same table from the ``inplay`` day figures (reports/aggregates.py): one small query."""
+    table: dict[str, dict[str, int]] = {state: dict.fromkeys((*readtime.STATUSES, "other"), 0) for state in QUEUE_STATES}
+    for state, rating, _assignee, n in aggregates.in_play(clock):
+        table[state][rating] += n
+    return [{"state": state.value, "label": state.label, **table[state], "total": sum(table[state].values())}
+            for state in QUEUE_STATES]
+
+
 def dashboard_queue(clock: readtime.DeadlineClock | None = None) -> list[dict[str, Any]]:
     """Requests still in play by state and deadline status *today*: the review deadline for open
     states, the payout deadline for approved ones. Rated when the page is read (deadlines/readtime.py,
@@ -397,11 +406,12 @@ def dashboard_build(*, today: dt.date, live: bool | None = None) -> Dashboard:
     Both give the same numbers (tests/reports/test_dashboard_aggregates.py)."""
     period = Period(today)
     clock = readtime.deadline_clock()
-    queue = dashboard_queue(clock)
     if live is None:
         live = not aggregates.available()
     if not live:
-        return Dashboard(period=period, queue=queue, **aggregates.dashboard_history(period, calendar=clock.calendar))
+        return Dashboard(period=period, queue=dashboard_queue_kept(clock),
+                         **aggregates.dashboard_history(period, calendar=clock.calendar))
+    queue = dashboard_queue(clock)
     return Dashboard(
         period=period,
         queue=queue,

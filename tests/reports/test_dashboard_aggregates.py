@@ -10,13 +10,15 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.contrib.auth import get_user_model
 from django.db import connection
 from factories import invoice_with_plan, kolkata, make_request
 from reports.helpers import denied_request, paid_request
 
+from januscaler_refunds.deadlines import readtime
 from januscaler_refunds.refunds import services
 from januscaler_refunds.refunds.models import RefundRequest
-from januscaler_refunds.reports import aggregates, selectors
+from januscaler_refunds.reports import aggregates, index, selectors
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 TODAY = kolkata(2026, 5, 29, 12)
@@ -33,6 +35,11 @@ def assert_same(today: dt.date = DAY) -> selectors.Dashboard:
     live, kept = both_ways(today)
     for name in (f.name for f in dataclasses.fields(selectors.Dashboard)):
         assert getattr(kept, name) == getattr(live, name), name
+    # The admin index cards too, for every user who has requests assigned (and one without).
+    with time_machine.travel(kolkata(today.year, today.month, today.day, 12), tick=False):
+        clock = readtime.deadline_clock()
+        for user in [*get_user_model().objects.all(), get_user_model()(pk=0)]:
+            assert index.request_counts(user, clock, live=False) == index.request_counts(user, clock, live=True)
     return live
 
 
@@ -89,6 +96,9 @@ def test_every_figure_equals_the_live_computation(varied: dict[str, Any], a_mana
         services.refund_request_change_reason(request=varied["open_ok"], actor=a_manager, reason="billing_error")
     assert_same()
     RefundRequest.objects.filter(pk=varied["open_overdue"].pk).update(evaluation_codes=["x_code", "y_code", "x_code"])
+    assert_same()
+    services.refund_request_assign(request=varied["open_ok"], actor=a_manager, assignee=a_finance)
+    RefundRequest.objects.filter(pk=varied["info"].pk).update(review_due_at=None)
     assert_same()
     with time_machine.travel(kolkata(2026, 5, 28, 12), tick=False):
         services.refund_request_start_review(request=varied["open_overdue"], actor=a_manager)
