@@ -322,44 +322,6 @@ def available() -> bool:
     return kept
 
 
-# --- reading: the requests in play, rated with today's clock ---------------------------------------
-
-
-def in_play(clock: Any) -> list[tuple[str, str, int, int]]:
-    """Every request in play (open or approved) as (state, rating today, assignee id or 0, count):
-    one query over the ``inplay`` figures (state, due day, policy version, assignee), rated in Python
-    with the comparisons of deadlines/readtime.py's ``Q`` objects at day granularity (every moment
-    they compare with is the start of a Kolkata day). Rating: ok / near / overdue, or ``other``
-    (no due date, or the review clock paused)."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT label, reason, day, version_id, assignee_id, sum(n) FROM {TABLE} "
-                       "WHERE kind = 'inplay' GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) <> 0")
-        rows = cursor.fetchall()
-    return [(state, rate_in_play(clock, state, no_due == "no_due_date", day, version), assignee, int(n))
-            for state, no_due, day, version, assignee, n in rows]
-
-
-def rate_in_play(clock: Any, state: str, no_due: bool, due_day: Any, version: int) -> str:
-    from januscaler_refunds.deadlines import readtime
-    from januscaler_refunds.policy.calendar import local_date
-
-    if no_due:
-        return "other"
-    if state != "approved" and state not in readtime.CLOCK_RUNNING:
-        # information requested: the clock runs only on versions that do not pause it
-        if not any(pk == version and not pauses for pk, (_, pauses) in clock.versions.items()):
-            return "other"
-    if due_day < clock.today:
-        return readtime.OVERDUE
-    groups = clock._by_threshold()
-    if len(groups) <= 1:
-        near = due_day < local_date(clock.near_moment(next(iter(groups), 2)))
-    else:
-        near = any(version in ids and due_day < local_date(clock.near_moment(threshold))
-                   for threshold, ids in groups.items())
-    return readtime.NEAR if near else readtime.OK
-
-
 def rebuild() -> int:
     """Recompute every day figure from the requests; returns the rows written."""
     from django.db import transaction
@@ -388,6 +350,49 @@ def deltas() -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {TABLE} WHERE NOT folded")
         return int(cursor.fetchone()[0])
+
+
+# --- reading: the requests in play, rated with today's clock ---------------------------------------
+
+
+def in_play(clock: Any) -> list[tuple[str, str, int, int]]:
+    """Every request in play (open or approved) as (state, rating today, assignee id or 0, count):
+    one query over the ``inplay`` figures (state, due day, policy version, assignee), rated in SQL
+    with the comparisons of deadlines/readtime.py's ``Q`` objects at day granularity (every moment
+    they compare with is the start of a Kolkata day, so "due before that moment" is "due day before
+    that day"). Rating: ok / near / overdue, or ``other`` (no due date, or the review clock paused)."""
+    from januscaler_refunds.deadlines import readtime
+    from januscaler_refunds.policy.calendar import local_date
+
+    groups = clock._by_threshold()
+    params: dict[str, Any] = {
+        "today": clock.today,
+        "running_info": [pk for pk, (_, pauses) in clock.versions.items() if not pauses],
+        "clock_running": [str(s) for s in readtime.CLOCK_RUNNING],
+    }
+    if len(groups) <= 1:  # readtime: a bare range predicate, whatever the version
+        near = "day < %(near_day)s"
+        params["near_day"] = local_date(clock.near_moment(next(iter(groups), 2)))
+    else:  # readtime: the version's own threshold; a version the clock does not know is never near
+        near = ("day < (SELECT u.d FROM unnest(%(versions)s::bigint[], %(near_days)s::date[]) AS u(v, d) "
+                "WHERE u.v = version_id)")
+        pairs = [(pk, local_date(clock.near_moment(t))) for t, ids in groups.items() for pk in ids]
+        params["versions"] = [pk for pk, _ in pairs]
+        params["near_days"] = [day for _, day in pairs]
+    sql = f"""
+        SELECT label, CASE
+                   WHEN reason = 'no_due_date' THEN 'other'
+                   WHEN label <> 'approved' AND NOT label = ANY(%(clock_running)s)
+                        AND NOT version_id = ANY(%(running_info)s::bigint[]) THEN 'other'
+                   WHEN day < %(today)s THEN 'overdue'
+                   WHEN coalesce({near}, false) THEN 'near'
+                   ELSE 'ok' END,
+               assignee_id, sum(n)
+        FROM {TABLE} WHERE kind = 'inplay' GROUP BY 1, 2, 3 HAVING sum(n) <> 0
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(state, rating, int(assignee), int(n)) for state, rating, assignee, n in cursor.fetchall()]
 
 
 # --- reading: the dashboard's history from the day figures ---------------------------------------
