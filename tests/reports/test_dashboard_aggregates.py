@@ -165,3 +165,20 @@ def test_the_figures_survive_bulk_statements(varied: dict[str, Any]) -> None:
     assert any(c["code"] == "bulk" for c in live.codes)
     RefundRequest.objects.filter(reference__startswith="BULK-").delete()
     assert_same()
+
+
+def test_cards_and_table_with_versions_of_different_thresholds(varied: dict[str, Any]) -> None:
+    """Two policy versions, different near thresholds, one that keeps the clock running while
+    information is requested: the in-play figures rate each row with its own version."""
+    from januscaler_refunds.billing.models import PolicyVersion
+
+    version = PolicyVersion.objects.get(pk=varied["info"].policy_version_id)
+    version.pk = None
+    version.effective_date = version.effective_date + dt.timedelta(days=1)
+    version.near_deadline_business_days = 5
+    version.pause_clock_on_info_request = not version.pause_clock_on_info_request
+    version.label = f"{version.label} (bis)"
+    version.save()
+    RefundRequest.objects.filter(pk__in=[varied["info"].pk, varied["open_ok"].pk]).update(policy_version=version)
+    for day in (DAY, dt.date(2026, 5, 27), dt.date(2026, 6, 2)):
+        assert_same(day)
