@@ -73,6 +73,21 @@ VALUES = "n, k, m, refunded, credited"
 SUMS = "sum(f.n), sum(f.k), sum(f.m), sum(f.refunded), sum(f.credited)"
 NONZERO = "sum(f.n) <> 0 OR sum(f.k) <> 0 OR sum(f.m) <> 0 OR sum(f.refunded) <> 0 OR sum(f.credited) <> 0"
 
+
+def _delta_trigger(name: str, source: str) -> str:
+    """A trigger function inserting the net contributions of ``source`` (rows f) as one delta each."""
+    return f"""
+    CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO {TABLE} ({KEYS}, {VALUES})
+        SELECT {F_KEYS}, {SUMS}
+        FROM {source}
+        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 HAVING {NONZERO};
+        RETURN NULL;
+    END $$
+    """
+
+
 INSTALL_SQL = [
     f"""
     CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -144,36 +159,14 @@ INSTALL_SQL = [
         WHERE r.id = request_id AND r.state IN {SETTLED} AND r.settled_at IS NOT NULL
     $$
     """,
-    f"""
-    CREATE OR REPLACE FUNCTION reports_figures_on_update() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        INSERT INTO {TABLE} ({KEYS}, {VALUES})
-        SELECT {F_KEYS}, {SUMS}
-        FROM (SELECT * FROM reports_figure_rows(OLD, -1) UNION ALL SELECT * FROM reports_figure_rows(NEW, 1)) f
-        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 HAVING {NONZERO};
-        RETURN NULL;
-    END $$
-    """,
-    f"""
-    CREATE OR REPLACE FUNCTION reports_figures_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        INSERT INTO {TABLE} ({KEYS}, {VALUES})
-        SELECT {F_KEYS}, {SUMS}
-        FROM added r CROSS JOIN LATERAL reports_figure_rows(r::refunds_refundrequest, 1) f
-        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 HAVING {NONZERO};
-        RETURN NULL;
-    END $$
-    """,
-    f"""
-    CREATE OR REPLACE FUNCTION reports_figures_on_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        INSERT INTO {TABLE} ({KEYS}, {VALUES})
-        SELECT {F_KEYS}, {SUMS}
-        FROM removed r CROSS JOIN LATERAL reports_figure_rows(r::refunds_refundrequest, -1) f
-        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 HAVING {NONZERO};
-        RETURN NULL;
-    END $$
-    """,
+    *(_delta_trigger(name, source) for name, source in (
+        ("reports_figures_on_update",  # the row's new contribution minus its old one
+         "(SELECT * FROM reports_figure_rows(OLD, -1) UNION ALL SELECT * FROM reports_figure_rows(NEW, 1)) f"),
+        ("reports_figures_on_insert",  # per statement: the inserted rows (transition table)
+         "added r CROSS JOIN LATERAL reports_figure_rows(r::refunds_refundrequest, 1) f"),
+        ("reports_figures_on_delete",  # per statement: the deleted rows
+         "removed r CROSS JOIN LATERAL reports_figure_rows(r::refunds_refundrequest, -1) f"),
+    )),
     f"""
     CREATE OR REPLACE FUNCTION reports_figures_on_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
