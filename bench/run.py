@@ -35,18 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "januscaler_refunds.settings")
 
-GROUPS = ["queue", "pages", "transitions", "reevaluation", "export"]
+GROUPS = ["queue", "dashboard", "transitions", "reevaluation", "export", "imports", "ingest", "deadline_scan"]
 
-from bench.common import Figure, _client, _timed, load_average, page_figure  # noqa: E402
-
-
-def bench_pages(repeats: int) -> list[Figure]:
-    client = _client()
-    return [
-        page_figure(client, "admin index (cards)", "/admin/", repeats),
-        page_figure(client, "dashboard", "/admin/reports/dashboard/", repeats),
-    ]
-
+from bench.common import Figure, _timed, load_average  # noqa: E402
 
 # --- re-evaluation -------------------------------------------------------------------------
 
@@ -146,7 +137,7 @@ def main() -> None:
     started = time.time()
     env = environment()
     figures: list[Figure] = []
-    benches = {"pages": bench_pages, "reevaluation": bench_reevaluation}
+    benches = {"reevaluation": bench_reevaluation}
     for group in args.only.split(","):
         print(f"-- {group}", file=sys.stderr, flush=True)
         repeats = args.export_repeats if group == "export" and args.export_repeats else args.repeats

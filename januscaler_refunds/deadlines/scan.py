@@ -216,16 +216,18 @@ def _test_delay() -> None:
 
 
 def _rate_postgres(groups: dict[tuple[int, bool], list[int]], moments: Moments, calendar: BusinessCalendar, *,
-                   token: str, now: dt.datetime) -> tuple[int, int]:
-    """Near the floor: see scan_postgres.py. Alerts only for rows whose rating changed."""
+                   token: str, now: dt.datetime) -> tuple[int, int, list[int]]:
+    """Near the floor: see scan_postgres.py. Alerts only for rows whose rating changed, and their
+    notifications, in the same statement as the rating."""
     days_left = scan_postgres.days_left_table(moments.today, calendar)
     updated = alerts = 0
+    notified: list[int] = []
     for (threshold, pauses), version_ids in groups.items():
         for kind, states, paused in (
             ("review", list(OPEN_STATES), [State.INFO_REQUESTED] if pauses else []),
             ("payout", [State.APPROVED], []),
         ):
-            written, raised = scan_postgres.rate_and_alert(
+            written, raised, ids = scan_postgres.rate_and_alert(
                 kind=kind, states=[str(s) for s in states], paused_states=[str(s) for s in paused],
                 version_ids=version_ids, overdue_before=moments.overdue_before,
                 near_before=moments.near_before[threshold], today=moments.today, days_left=days_left,
@@ -233,13 +235,15 @@ def _rate_postgres(groups: dict[tuple[int, bool], list[int]], moments: Moments, 
             )
             updated += written
             alerts += raised
+            notified += ids
     scan_postgres.clear_stale()
-    return updated, alerts
+    return updated, alerts, notified
 
 
 def _rate_portable(groups: dict[tuple[int, bool], list[int]], moments: Moments, calendar: BusinessCalendar, *,
-                   token: str, now: dt.datetime) -> tuple[int, int]:
-    """Any database: ORM UPDATEs with CASE expressions, then alerts for every flagged row."""
+                   token: str, now: dt.datetime) -> tuple[int, int, list[int]]:
+    """Any database: ORM UPDATEs with CASE expressions, then alerts for every flagged row and the
+    notifications of the alerts this scan created (found by its token)."""
     today = moments.today
     updated = 0
     bounds = RefundRequest.objects.aggregate(
@@ -290,7 +294,7 @@ def _rate_portable(groups: dict[tuple[int, bool], list[int]], moments: Moments, 
     alerts += _insert_alerts(kind=Alert.Kind.PAYOUT, due_field="payout_due_at",
                              status_field="payout_deadline_status", states=(State.APPROVED,),
                              token=token, now=now)
-    return updated, alerts
+    return updated, alerts, insert_refund_notifications(token=token, now=now)
 
 
 def scan_deadlines(*, now: dt.datetime | None = None, calendar: BusinessCalendar | None = None) -> ScanResult:
@@ -311,10 +315,9 @@ def scan_deadlines(*, now: dt.datetime | None = None, calendar: BusinessCalendar
         groups = _version_groups()
         moments = moments_for(today, {threshold for threshold, _ in groups}, calendar)
         if connection.vendor == "postgresql":
-            updated, alerts = _rate_postgres(groups, moments, calendar, token=token, now=now)
+            updated, alerts, new = _rate_postgres(groups, moments, calendar, token=token, now=now)
         else:
-            updated, alerts = _rate_portable(groups, moments, calendar, token=token, now=now)
-        new = insert_refund_notifications(token=token, now=now)
+            updated, alerts, new = _rate_portable(groups, moments, calendar, token=token, now=now)
         # New notifications, and older ones the broker refused, never got or lost.
         to_send = new + stranded_notification_ids(now=now, exclude=new)
         _test_delay()

@@ -15,12 +15,16 @@ from collections.abc import Iterable, Sequence
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from januscaler_refunds.deadlines import readtime
 from januscaler_refunds.deadlines.models import Alert, AlertNotification, DigestRun
-from januscaler_refunds.deadlines.selectors import flagged_requests, stranded_notifications
+from januscaler_refunds.deadlines.selectors import (
+    flagged_q,
+    flagged_requests,
+    stranded_notifications,
+)
 from januscaler_refunds.policy.calendar import local_date
 from januscaler_refunds.refunds.models import RefundRequest
 from januscaler_refunds.refunds.roles import MANAGER
@@ -172,14 +176,19 @@ def digest_run_for(day: dt.date) -> DigestRun:
     return run
 
 
-def render_digest(day: dt.date) -> tuple[str, str, int, int]:
-    """(subject, body, near, overdue) of the managers' digest for ``day``."""
-    flagged = flagged_requests()
-    counts = flagged.aggregate(
-        total=Count("id"),
-        overdue=Count("id", filter=Q(review_deadline_status="overdue") | Q(payout_deadline_status="overdue")),
-    )
+def render_digest(day: dt.date, clock: readtime.DeadlineClock | None = None) -> tuple[str, str, int, int]:
+    """(subject, body, near, overdue) of the managers' digest for ``day``: every deadline rated when
+    the digest is written (deadlines/readtime.py), like the queue and the cards, never from the
+    scan's stored ratings (which may be stale right after an import, a transition or a start-up)."""
+    clock = clock or readtime.deadline_clock()
+    flagged = flagged_requests(clock)
+    counts = readtime.count_each({
+        "total": RefundRequest.objects.filter(flagged_q(clock)),
+        "overdue": RefundRequest.objects.filter(flagged_q(clock, statuses=(readtime.OVERDUE,))),
+    })
     rows = list(flagged[:DIGEST_MAX_LINES])
+    for row in rows:
+        row.rating = clock.rate_request(row)  # type: ignore[attr-defined]
     text = render_to_string(
         "emails/digest.txt",
         {

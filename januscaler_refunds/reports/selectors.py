@@ -1,15 +1,15 @@
 """Reads for reports: which requests an export covers, and the dashboard's figures.
 
-The dashboard's figures are SQL aggregates (a fixed number of queries, asserted in tests); only the
-median of business days to decision needs the business calendar, so it reads one narrow pair of
-dates per decision of the last 12 months.
+The dashboard's history figures come from the day figures PostgreSQL keeps (reports/aggregates.py);
+the functions below compute the same figures from the requests themselves (SQLite, and the check
+that both agree). The queue table is rated when the page is read (deadlines/readtime.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -18,20 +18,20 @@ from urllib.parse import urlencode
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.db import connection
-from django.db.models import Case, CharField, Count, F, Q, QuerySet, Sum, When
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.http import HttpRequest, QueryDict
 from django.test import RequestFactory
 
+from januscaler_refunds.deadlines import readtime
 from januscaler_refunds.policy.calendar import KOLKATA, BusinessCalendar, start_of_day
 from januscaler_refunds.refunds.evaluation import business_calendar
 from januscaler_refunds.refunds.models import (
-    AccountCredit,
-    Payout,
     Reason,
     RefundRequest,
     State,
 )
+from januscaler_refunds.reports import aggregates
 from januscaler_refunds.reports.resources import DECIDED_STATES, SETTLED_STATES
 
 FORMAT_PARAM = "format"
@@ -145,38 +145,51 @@ def _rate(part: int, whole: int) -> Decimal | None:
     return None if not whole else (Decimal(part) * 100 / whole).quantize(Decimal("0.1"))
 
 
-def dashboard_queue() -> list[dict[str, Any]]:
-    """Requests still in play by state and deadline status: the review deadline for open states,
-    the payout deadline for approved ones (statuses are stored columns kept by the deadline scan)."""
-    status = Case(
-        When(state=State.APPROVED, then=F("payout_deadline_status")),
-        default=F("review_deadline_status"),
-        output_field=CharField(),
-    )
-    rows = (
-        RefundRequest.objects.filter(state__in=[State.SUBMITTED, State.UNDER_REVIEW, State.INFO_REQUESTED, State.APPROVED])
-        .annotate(deadline=status)
-        .values("state", "deadline")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    table: dict[str, dict[str, int]] = {}
-    for row in rows:
-        table.setdefault(row["state"], Counter())[row["deadline"] or "unscanned"] += row["n"]
+QUEUE_STATES = (State.SUBMITTED, State.UNDER_REVIEW, State.INFO_REQUESTED, State.APPROVED)
+
+
+def _unrated_q(clock: readtime.DeadlineClock, state: str) -> Q:
+    """Rows of ``state`` no deadline status applies to: no due date, or the review clock paused
+    (information requested on a version that pauses it, or on a version this clock does not know)."""
+    if state == State.APPROVED:
+        return Q(payout_due_at__isnull=True)
+    unrated = Q(review_due_at__isnull=True)
+    if state == State.INFO_REQUESTED:
+        running = [pk for pk, (_, pauses) in clock.versions.items() if not pauses]
+        unrated |= ~Q(policy_version_id__in=running)
+    return unrated
+
+
+def dashboard_queue_kept(clock: readtime.DeadlineClock) -> list[dict[str, Any]]:
+    """The same table from the ``inplay`` day figures (reports/aggregates.py): one small query."""
+    table: dict[str, dict[str, int]] = {state: dict.fromkeys((*readtime.STATUSES, "other"), 0) for state in QUEUE_STATES}
+    for state, rating, _assignee, n in aggregates.in_play(clock):
+        table[state][rating] += n
+    return [{"state": state.value, "label": state.label, **table[state], "total": sum(table[state].values())}
+            for state in QUEUE_STATES]
+
+
+def dashboard_queue(clock: readtime.DeadlineClock | None = None) -> list[dict[str, Any]]:
+    """Requests still in play by state and deadline status *today*: the review deadline for open
+    states, the payout deadline for approved ones. Rated when the page is read (deadlines/readtime.py,
+    the very ``Q`` objects of the queue's deadline filters), never from the scan's stored columns.
+    ``other``: the clock is paused (information requested) or there is no due date. The four
+    partition the state's rows, so each row is counted once: one round trip of index-range counts
+    over the covering index of the rows in play (deadlines migration 0004)."""
+    clock = clock or readtime.deadline_clock()
+    requests = RefundRequest.objects.all()
+    counted: dict[str, QuerySet[RefundRequest]] = {}
+    for state in QUEUE_STATES:
+        in_state = requests.filter(state=state)
+        for status in readtime.STATUSES:
+            rated = clock.payout_q(status) if state == State.APPROVED else clock.review_q(status)
+            counted[f"{state}:{status}"] = in_state.filter(rated)
+        counted[f"{state}:other"] = in_state.filter(_unrated_q(clock, state))
+    counts = readtime.count_each(counted)
     out = []
-    for state in (State.SUBMITTED, State.UNDER_REVIEW, State.INFO_REQUESTED, State.APPROVED):
-        counts = table.get(state, {})
-        out.append(
-            {
-                "state": state.value,
-                "label": state.label,
-                "ok": counts.get("ok", 0),
-                "near": counts.get("near", 0),
-                "overdue": counts.get("overdue", 0),
-                "unscanned": counts.get("unscanned", 0),
-                "total": sum(counts.values()),
-            }
-        )
+    for state in QUEUE_STATES:
+        row = {status: counts[f"{state}:{status}"] for status in (*readtime.STATUSES, "other")}
+        out.append({"state": state.value, "label": state.label, **row, "total": sum(row.values())})
     return out
 
 
@@ -212,29 +225,24 @@ def dashboard_monthly(period: Period) -> list[dict[str, Any]]:
 
 
 def dashboard_amounts(period: Period) -> dict[str, list[dict[str, Any]]]:
-    """Per currency, per month: refunded (payouts, by paid date) and credited (by settled date)."""
-    payouts = (
-        Payout.objects.filter(paid_at__gte=period.start, paid_at__lt=period.end)
-        .annotate(month=TruncMonth("paid_at", tzinfo=KOLKATA))
+    """Per currency, per month: refunded (payouts) and credited (account credits) of the requests
+    settled that month (by the request's settlement moment, which the payout service sets to the
+    payout's paid moment), in the request's currency."""
+    settled = (
+        RefundRequest.objects.filter(state__in=SETTLED_STATES, settled_at__gte=period.start, settled_at__lt=period.end)
+        .annotate(month=TruncMonth("settled_at", tzinfo=KOLKATA))
         .values("month", "currency")
-        .annotate(total=Sum("amount"))
-        .order_by()
-    )
-    credits = (
-        AccountCredit.objects.filter(request__settled_at__gte=period.start, request__settled_at__lt=period.end)
-        .annotate(month=TruncMonth("request__settled_at", tzinfo=KOLKATA))
-        .values("month", "currency")
-        .annotate(total=Sum("amount"))
+        .annotate(refunded=Sum("payout__amount"), credited=Sum("credit__amount"))
         .order_by()
     )
     zero = Decimal("0.00")
     table: dict[str, dict[dt.date, dict[str, Any]]] = defaultdict(
         lambda: {m: {"month": m, "refunded": zero, "credited": zero} for m in period.months}
     )
-    for row in payouts:
-        table[row["currency"]][_month(row["month"])]["refunded"] = row["total"]
-    for row in credits:
-        table[row["currency"]][_month(row["month"])]["credited"] = row["total"]
+    for row in settled:
+        cell = table[row["currency"]][_month(row["month"])]
+        cell["refunded"] = row["refunded"] or zero
+        cell["credited"] = row["credited"] or zero
     return {currency: list(months.values()) for currency, months in sorted(table.items())}
 
 
@@ -392,17 +400,26 @@ class Dashboard:
     codes: list[dict[str, Any]]
 
 
-def dashboard_build(*, today: dt.date) -> Dashboard:
+def dashboard_build(*, today: dt.date, live: bool | None = None) -> Dashboard:
+    """The dashboard's figures. History comes from the day figures PostgreSQL keeps
+    (reports/aggregates.py) unless ``live`` (or on SQLite): then from the requests themselves.
+    Both give the same numbers (tests/reports/test_dashboard_aggregates.py)."""
     period = Period(today)
+    clock = readtime.deadline_clock()
+    if live is None:
+        live = not aggregates.available()
+    if not live:
+        return Dashboard(period=period, queue=dashboard_queue_kept(clock),
+                         **aggregates.dashboard_history(period, calendar=clock.calendar))
+    queue = dashboard_queue(clock)
     return Dashboard(
         period=period,
-        queue=dashboard_queue(),
+        queue=queue,
         monthly=dashboard_monthly(period),
         amounts=dashboard_amounts(period),
         reasons=dashboard_reasons(period),
         rates_year=dashboard_rates(period),
         rates_month=dashboard_rates(period, since=period.this_month_start),
-        median=dashboard_median_days(period),
+        median=dashboard_median_days(period, calendar=clock.calendar),
         codes=dashboard_top_codes(period),
     )
-

@@ -28,3 +28,15 @@ def run_export(record_id: int) -> None:
     record = ExportRecord.objects.select_related("user").get(pk=record_id)
     queryset = selectors.queue_queryset_for(user=record.user, query_string=record.query_string)
     services.export_run_to_storage(record=record, queryset=queryset)
+
+
+@shared_task(name="reports.fold_day_figures")
+def fold_day_figures() -> str:
+    """Fold the dashboard's day-figure deltas into one row per key (reports/aggregates.py). The
+    figures are exact without it; folding keeps the table, and so each dashboard view, small."""
+    from januscaler_refunds.reports import aggregates
+
+    if not aggregates.available():
+        return "no day figures on this database"
+    folded = aggregates.fold()
+    return "another fold is running" if folded is None else f"{folded} figure rows folded"

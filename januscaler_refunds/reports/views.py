@@ -172,8 +172,8 @@ def _chart_tables(data: selectors.Dashboard) -> dict[str, tuple[list[str], list[
     """Every chart's numbers as (header, rows): shown as tables and offered as ?csv=<chart>."""
     tables: dict[str, tuple[list[str], list[list[Any]]]] = {
         "queue": (
-            ["state", "ok", "near", "overdue", "not_scanned", "total"],
-            [[q["state"], q["ok"], q["near"], q["overdue"], q["unscanned"], q["total"]] for q in data.queue],
+            ["state", "ok", "near", "overdue", "paused_or_no_due_date", "total"],
+            [[q["state"], q["ok"], q["near"], q["overdue"], q["other"], q["total"]] for q in data.queue],
         ),
         "monthly": (
             ["month", "requests", "approvals", "denials"],
@@ -244,7 +244,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 ("OK", [q["ok"] for q in data.queue]),
                 ("Near", [q["near"] for q in data.queue]),
                 ("Overdue", [q["overdue"] for q in data.queue]),
-                ("Not scanned", [q["unscanned"] for q in data.queue]),
+                ("Paused or no due date", [q["other"] for q in data.queue]),
             ],
             title="Queue by state and deadline status",
             stacked=True,

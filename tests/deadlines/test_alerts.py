@@ -8,6 +8,7 @@ from unittest import mock
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core import mail
 from django.db import connection
 from django.test import TestCase
@@ -136,6 +137,40 @@ def test_the_digest_goes_out_once_a_day(received_on, scan_on) -> None:
     assert digest.to == [boss.email]
     assert near.reference in digest.body and overdue.reference in digest.body
     assert DigestRun.objects.get().day == D(2026, 2, 12)
+
+
+def test_the_digest_rates_deadlines_when_it_is_written_not_from_stale_columns(received_on) -> None:
+    """No scan ran since the ratings were stored: the digest still lists what is near or overdue today."""
+    make_user("meera", "Billing manager", email="meera@januscaler.com")
+    near = received_on(D(2026, 2, 2))
+    overdue = received_on(D(2026, 1, 19))
+    fine = received_on(D(2026, 2, 11))
+    RefundRequest.objects.filter(pk=near.pk).update(review_deadline_status="ok")
+    RefundRequest.objects.filter(pk=overdue.pk).update(review_deadline_status="")
+    RefundRequest.objects.filter(pk=fine.pk).update(review_deadline_status="overdue")
+    mail.outbox.clear()
+    with time_machine.travel(kolkata(2026, 2, 12, 9), tick=False):
+        result = tasks.send_manager_digest.apply().get()
+    assert result.startswith("sent to 1 managers: 1 near, 1 overdue"), result
+    [digest] = mail.outbox
+    assert near.reference in digest.body and overdue.reference in digest.body
+    assert fine.reference not in digest.body
+    assert f"{overdue.reference}  review overdue" in digest.body and "business days overdue" in digest.body
+
+
+def test_each_new_alert_is_notified_once_and_a_rescan_adds_none(received_on, scan_on) -> None:
+    boss = make_user("meera", "Billing manager", email="meera@januscaler.com")
+    late = received_on(D(2026, 1, 19))
+    with mock.patch.object(tasks.send_alert_notification, "apply_async") as sent:
+        first = scan_on(D(2026, 2, 12))
+        # The rating is reset behind the scan's back: the next scan rates the row again and tries
+        # to alert again; the unique constraint refuses the alert, so no notification is added.
+        RefundRequest.objects.filter(pk=late.pk).update(review_deadline_status="")
+        again = scan_on(D(2026, 2, 12))
+    assert first.alerts == 1 and again.alerts == 0 and again.notifications == 0
+    assert sorted(AlertNotification.objects.values_list("recipient", flat=True)) == sorted(
+        [settings.BILLING_QUEUE_EMAIL if not late.assignee_id else late.assignee.email, boss.email])
+    assert sent.call_count == 2
 
 
 def _bulk_requests(n: int) -> None:

@@ -38,20 +38,24 @@ def history(a_manager: Any, a_finance: Any) -> dict[str, Any]:
         made["approved"] = make_request(received_at=kolkata(2026, 5, 19))
         services.refund_request_start_review(request=made["approved"], actor=a_manager)
         services.refund_request_approve(request=made["approved"], actor=a_manager, amount=Decimal("10.00"))
-    # Deadline statuses are stored columns the deadline scan fills.
-    RefundRequest.objects.filter(pk=made["open_ok"].pk).update(review_deadline_status="ok")
-    RefundRequest.objects.filter(pk=made["open_overdue"].pk).update(review_deadline_status="overdue")
-    RefundRequest.objects.filter(pk=made["approved"].pk).update(payout_deadline_status="near")
+    # Stored ratings the scan left behind, all stale: the dashboard rates deadlines when it is read.
+    RefundRequest.objects.filter(pk=made["open_ok"].pk).update(review_deadline_status="overdue")
+    RefundRequest.objects.filter(pk=made["open_overdue"].pk).update(review_deadline_status="ok")
+    RefundRequest.objects.filter(pk=made["approved"].pk).update(payout_deadline_status="overdue")
     return made
 
 
 @pytest.mark.django_db
 def test_dashboard_figures(history: dict[str, Any], django_assert_max_num_queries: Any) -> None:
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(12), time_machine.travel(TODAY, tick=False):
         data = selectors.dashboard_build(today=TODAY.date())
     queue = {q["state"]: q for q in data.queue}
-    assert queue["submitted"]["ok"] == 1 and queue["submitted"]["overdue"] == 1
-    assert queue["approved"]["near"] == 1 and queue["approved"]["total"] == 1
+    # Rated on 29 May: received 20 May is due 3 June (3 business days left: ok), received 1 May is
+    # overdue; the approval of 20 May is due for payout 3 June (ok), whatever the stored columns say.
+    assert queue["submitted"] == {"state": "submitted", "label": "Submitted", "ok": 1, "near": 0, "overdue": 1,
+                                  "other": 0, "total": 2}
+    assert queue["approved"] == {"state": "approved", "label": "Approved", "ok": 1, "near": 0, "overdue": 0,
+                                 "other": 0, "total": 1}
     months = {m["month"]: m for m in data.monthly}
     assert months[dt.date(2026, 5, 1)] == {
         "month": dt.date(2026, 5, 1), "requests": 5, "approvals": 2, "denials": 1
