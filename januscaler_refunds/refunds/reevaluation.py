@@ -29,11 +29,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Q
-from django.db.models.functions import Lower, Trim
+from django.db.models import Count, DecimalField, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce, Lower, Trim
 from django.utils import timezone
 
 from januscaler_refunds.billing.models import (
+    MONEY,
+    ZERO,
     AbuseReport,
     Incident,
     Invoice,
@@ -66,6 +68,10 @@ CHUNK_SIZE = 500  # a chunk's transaction lasts a fraction of a second on an idl
 LOOKUP_BATCH = 5_000  # ids per query when putting the requests in customer order
 OTHER_INVOICE_FIELDS = ("number", "issued_on", "kind", "amount_paid", "lines_total")
 _PLAN = InvoiceLine.Category.PLAN.value
+_LINES_TOTAL = (
+    InvoiceLine.objects.filter(invoice=OuterRef("pk")).order_by().values("invoice").annotate(total=Sum("amount"))
+    .values("total")
+)
 
 # One statement writes a whole chunk: its results as one JSON array, unpacked into rows by
 # jsonb_to_recordset and joined by id (one string parameter; arrays of JSON texts would be escaped
@@ -114,23 +120,29 @@ def load_fact_rows(requests: Sequence[RequestRow]) -> dict[int, FactRows]:
     )
     # Each customer's invoices once, as (pk, the fields OtherInvoice takes); a request leaves out its own.
     invoices_of: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    # lines_total as with_lines_total() sums it, but per invoice through the lines' index: the
+    # join + GROUP BY that with_lines_total() makes is planned as a scan of every line at scale.
     for customer_id, pk, *values in (
         Invoice.objects.filter(customer_id__in=customer_ids)
         .order_by(*ORDER["other_invoices"])
-        .with_lines_total()
-        .values_list("customer_id", "pk", *OTHER_INVOICE_FIELDS)  # type: ignore[misc]
+        .annotate(lines_total=Coalesce(Subquery(_LINES_TOTAL), ZERO, output_field=DecimalField(**MONEY)))
+        .values_list("customer_id", "pk", *OTHER_INVOICE_FIELDS)
     ):
         invoices_of[customer_id].append((pk, dict(zip(OTHER_INVOICE_FIELDS, values, strict=True))))
     # Other requests of the customers or on the invoices; build_facts reads them by field name, so
     # the extra pk / customer_id / position keys change nothing.
     requests_of_customer: dict[int, list[dict[str, Any]]] = defaultdict(list)
     requests_of_invoice: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    # The invoice number by the invoices' primary key, row by row: joined, it is planned as a scan
+    # of every invoice.
     others = (
         RefundRequest.objects.filter(Q(customer_id__in=customer_ids) | Q(invoice_id__in=invoice_ids))
         .order_by(*ORDER["other_requests"])
-        .values("pk", "customer_id", *OTHER_REQUEST_FIELDS)
+        .annotate(number=Subquery(Invoice.objects.filter(pk=OuterRef("invoice_id")).order_by().values("number")))
+        .values("pk", "customer_id", "number", *(f for f in OTHER_REQUEST_FIELDS if f != "invoice__number"))
     )
     for position, row in enumerate(others):
+        row["invoice__number"] = row.pop("number")
         row["position"] = position
         requests_of_customer[row["customer_id"]].append(row)
         requests_of_invoice[row["invoice_id"]].append(row)
