@@ -11,8 +11,8 @@ reported as median and min-max, next to its *floor* measured in the same run and
   SQL statement, captured from that request and executed alone.
 * transitions: ``refund_request_approve`` (lock, guards, save, log row, notification row) on fresh
   under-review requests; the floor is a bare ``UPDATE`` + log ``INSERT`` per request.
-* re-evaluation: ``evaluate_and_store`` one request at a time (the path ``reevaluate_open_requests``
-  takes); the floor is the policy engine alone on facts already loaded.
+* re-evaluation: ``bench/reevaluation.py`` (batched and one by one; the floor is the policy engine
+  alone on facts already loaded).
 * export: the full refund report through ``reports.services.export_csv_stream`` in a child process
   (so its peak RSS is its own); the floor is ``COPY (SELECT the same columns) TO STDOUT``.
 
@@ -41,7 +41,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "januscaler_refunds.settings")
 
 GROUPS = ["queue", "pages", "transitions", "reevaluation", "export"]
 
-from bench.common import Figure, _client, _timed, load_average, page_figure  # noqa: E402
+from bench.common import Figure, _client, load_average, page_figure  # noqa: E402
 
 
 def queue_urls() -> list[tuple[str, str]]:
@@ -130,52 +130,6 @@ def bench_transitions(repeats: int, batch: int = 200) -> list[Figure]:
         figure.floor.append(len(ids) / (time.perf_counter() - started))
     figure.note = "floor: bare UPDATE + INSERT per request, one transaction each"
     return [figure]
-
-
-# --- re-evaluation -------------------------------------------------------------------------
-
-
-def bench_reevaluation(repeats: int, batch: int = 5000, one_by_one: int = 200) -> list[Figure]:
-    from django.db import connection, transaction
-    from django.test.utils import CaptureQueriesContext
-    from django.utils import timezone
-
-    from januscaler_refunds.policy.engine import evaluate
-    from januscaler_refunds.refunds import evaluation
-    from januscaler_refunds.refunds.models import RefundRequest
-    from januscaler_refunds.refunds.reevaluation import reevaluate_requests
-
-    calendar = evaluation.business_calendar()
-    open_ids = list(RefundRequest.objects.open().order_by("id").values_list("pk", flat=True)[:batch * repeats])
-    batched = Figure(f"re-evaluation, batched ({batch:,} open requests per run, 500 per chunk)", unit="/s", rate=True)
-    rss = []
-    for i in range(repeats):
-        ids = open_ids[i * batch:(i + 1) * batch]
-        batched.load.append(load_average())
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        with CaptureQueriesContext(connection) as ctx:
-            seconds, done = _timed(lambda ids=ids: reevaluate_requests(ids, calendar=calendar))
-        rss.append((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
-        batched.runs.append(done / seconds)
-        batched.queries.append(round(len(ctx.captured_queries) / (len(ids) / 500)))
-    single = Figure(f"re-evaluation, one by one ({one_by_one} open requests)", unit="/s", rate=True)
-    rows = list(RefundRequest.objects.open().order_by("-id").select_related("invoice", "customer", "policy_version")[:one_by_one])
-    for _ in range(repeats):
-        single.load.append(load_average())
-        with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
-            seconds, _ = _timed(lambda: [evaluation.evaluate_and_store(r, calendar=calendar) for r in rows])
-        single.runs.append(len(rows) / seconds)
-        single.queries.append(round(len(ctx.captured_queries) / len(rows)))
-    facts = [evaluation.load_facts(r, calendar=calendar) for r in rows]
-    now = timezone.now()
-    for _ in range(repeats):
-        seconds, _ = _timed(lambda: [evaluate(fact, now=now) for fact in facts])
-        batched.floor.append(len(rows) / seconds)
-        single.floor.append(len(rows) / seconds)
-    batched.note = (f"queries per 500-request chunk in the queries column; peak RSS growth {max(rss):.0f} MB; "
-                    "floor: the engine alone on loaded facts")
-    single.note = "queries per request; the path before issue 14"
-    return [batched, single]
 
 
 # --- export --------------------------------------------------------------------------------
@@ -291,7 +245,7 @@ def main() -> None:
     env = environment()
     figures: list[Figure] = []
     benches = {"queue": bench_queue, "pages": bench_pages, "transitions": bench_transitions,
-               "reevaluation": bench_reevaluation, "export": bench_export}
+               "export": bench_export}
     for group in args.only.split(","):
         print(f"-- {group}", file=sys.stderr, flush=True)
         repeats = args.export_repeats if group == "export" and args.export_repeats else args.repeats

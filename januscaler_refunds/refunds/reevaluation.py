@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.db import connection, transaction
@@ -240,11 +240,12 @@ def reevaluate_requests(
     chunk_size: int = CHUNK_SIZE,
     now: dt.datetime | None = None,
     calendar: BusinessCalendar | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Re-evaluate the open requests among ``ids``, one committed chunk at a time; returns how many.
 
     Each chunk: lock its rows that are still open (without the evaluation JSON), read the facts in a
-    fixed number of queries, evaluate, write with one UPDATE, commit.
+    fixed number of queries, evaluate, write with one UPDATE, commit; then ``progress(done so far)``.
     """
     calendar = calendar or evaluation.business_calendar()
     # One query per run: the policy versions' facts (their SLA tables parsed once, not per request).
@@ -279,6 +280,8 @@ def reevaluate_requests(
                 results.append((row.pk, snapshot, result))
             _write(results, moment)
             done += len(rows)
+        if progress is not None:
+            progress(done)
     return done
 
 

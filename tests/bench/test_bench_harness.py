@@ -58,7 +58,6 @@ def test_run_measures_every_figure_with_its_floor(seeded: dict[str, int]) -> Non
         *run.bench_queue(1),
         *run.bench_pages(1),
         *run.bench_transitions(1, batch=10),
-        *run.bench_reevaluation(1, batch=500, one_by_one=10),
         *run.bench_export(1, in_process=True),
     ]
     for figure in figures:
