@@ -68,6 +68,8 @@ def _counted() -> Iterator[list[int]]:
 
 def measure(ids: list[int], chunk_size: int = CHUNK) -> dict[str, float]:
     """One batched run over ``ids``: wall and CPU seconds, queries per chunk, RSS growth, longest chunk."""
+    from django.test.utils import override_settings
+
     from januscaler_refunds.refunds import evaluation
     from januscaler_refunds.refunds.reevaluation import reevaluate_requests
 
@@ -75,10 +77,17 @@ def measure(ids: list[int], chunk_size: int = CHUNK) -> dict[str, float]:
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     backend_before = _backend_seconds()
     commits: list[float] = []
+    rss: list[float] = []
+
+    def progress(_done: int) -> None:
+        commits.append(time.perf_counter())
+        rss.append(_rss_now_mb())
+
     cpu_started, started = time.process_time(), time.perf_counter()
-    with _counted() as queries:
-        done = reevaluate_requests(ids, chunk_size=chunk_size, calendar=calendar,
-                                   progress=lambda _done: commits.append(time.perf_counter()))
+    # DEBUG (the settings' default) keeps every query's SQL in connection.queries_log, up to 9,000 of
+    # them: with a chunk's UPDATE at megabytes, that, not the re-evaluation, would fill the memory.
+    with override_settings(DEBUG=False), _counted() as queries:
+        done = reevaluate_requests(ids, chunk_size=chunk_size, calendar=calendar, progress=progress)
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     backend_after = _backend_seconds()
@@ -92,7 +101,17 @@ def measure(ids: list[int], chunk_size: int = CHUNK) -> dict[str, float]:
         "queries_per_chunk": (queries[0] - per_run) / chunks,
         "rss_growth_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024,
         "longest_chunk": longest,
+        "rss_first_chunk_mb": rss[0] if rss else 0.0, "rss_last_chunk_mb": rss[-1] if rss else 0.0,
     }
+
+
+def _rss_now_mb() -> float:
+    """The resident set now (not the peak), from /proc; 0 where there is none."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except OSError:
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def _engine_alone(rows: list[Any], repeats: int) -> tuple[list[float], list[float]]:
@@ -188,7 +207,9 @@ def main() -> None:
           f"CPU {run['cpu']:.1f} s + PostgreSQL {run['backend']:.1f} s "
           f"({run['done'] / (run['cpu'] + run['backend']):,.0f} per CPU-second); "
           f"{run['queries_per_chunk']:.1f} queries per chunk; longest chunk {run['longest_chunk']:.2f} s; "
-          f"peak RSS growth {run['rss_growth_mb']:.0f} MB (peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB); "
+          f"RSS after the first chunk {run['rss_first_chunk_mb']:.0f} MB, after the last {run['rss_last_chunk_mb']:.0f} MB "
+          f"(peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, growth of the peak "
+          f"{run['rss_growth_mb']:.0f} MB); "
           f"load {load:.1f}-{load_average():.1f}")
 
 
