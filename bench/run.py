@@ -11,8 +11,8 @@ reported as median and min-max, next to its *floor* measured in the same run and
   the page's most expensive SQL statement, captured from that request and executed alone.
 * transitions (``bench/transitions.py``): approve, payout and deny through the services on fresh
   requests; the floor is the bare ``UPDATE`` + ``INSERT`` statements per request.
-* re-evaluation: ``evaluate_and_store`` one request at a time (the path ``reevaluate_open_requests``
-  takes); the floor is the policy engine alone on facts already loaded.
+* re-evaluation: ``bench/reevaluation.py`` (batched and one by one; the floor is the policy engine
+  alone on facts already loaded).
 * export: ``bench/export.py`` (the full and a filtered refund report in a child process, against a
   raw ``COPY`` of the same rows).
 
@@ -26,7 +26,6 @@ import argparse
 import importlib
 import os
 import platform
-import resource
 import sys
 import time
 from pathlib import Path
@@ -37,53 +36,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "januscaler_refunds.settings")
 
 GROUPS = ["queue", "dashboard", "transitions", "reevaluation", "export", "imports", "ingest", "deadline_scan"]
 
-from bench.common import Figure, _timed, load_average  # noqa: E402
-
-# --- re-evaluation -------------------------------------------------------------------------
-
-
-def bench_reevaluation(repeats: int, batch: int = 5000, one_by_one: int = 200) -> list[Figure]:
-    from django.db import connection, transaction
-    from django.test.utils import CaptureQueriesContext
-    from django.utils import timezone
-
-    from januscaler_refunds.policy.engine import evaluate
-    from januscaler_refunds.refunds import evaluation
-    from januscaler_refunds.refunds.models import RefundRequest
-    from januscaler_refunds.refunds.reevaluation import reevaluate_requests
-
-    calendar = evaluation.business_calendar()
-    open_ids = list(RefundRequest.objects.open().order_by("id").values_list("pk", flat=True)[:batch * repeats])
-    batched = Figure(f"re-evaluation, batched ({batch:,} open requests per run, 500 per chunk)", unit="/s", rate=True)
-    rss = []
-    for i in range(repeats):
-        ids = open_ids[i * batch:(i + 1) * batch]
-        batched.load.append(load_average())
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        with CaptureQueriesContext(connection) as ctx:
-            seconds, done = _timed(lambda ids=ids: reevaluate_requests(ids, calendar=calendar))
-        rss.append((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
-        batched.runs.append(done / seconds)
-        batched.queries.append(round(len(ctx.captured_queries) / (len(ids) / 500)))
-    single = Figure(f"re-evaluation, one by one ({one_by_one} open requests)", unit="/s", rate=True)
-    rows = list(RefundRequest.objects.open().order_by("-id").select_related("invoice", "customer", "policy_version")[:one_by_one])
-    for _ in range(repeats):
-        single.load.append(load_average())
-        with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
-            seconds, _ = _timed(lambda: [evaluation.evaluate_and_store(r, calendar=calendar) for r in rows])
-        single.runs.append(len(rows) / seconds)
-        single.queries.append(round(len(ctx.captured_queries) / len(rows)))
-    facts = [evaluation.load_facts(r, calendar=calendar) for r in rows]
-    now = timezone.now()
-    for _ in range(repeats):
-        seconds, _ = _timed(lambda: [evaluate(fact, now=now) for fact in facts])
-        batched.floor.append(len(rows) / seconds)
-        single.floor.append(len(rows) / seconds)
-    batched.note = (f"queries per 500-request chunk in the queries column; peak RSS growth {max(rss):.0f} MB; "
-                    "floor: the engine alone on loaded facts")
-    single.note = "queries per request; the path before issue 14"
-    return [batched, single]
-
+from bench.common import Figure, load_average  # noqa: E402
 
 # --- the report ------------------------------------------------------------------------------
 
@@ -106,7 +59,7 @@ def report(figures: list[Figure], started: float, env: str) -> str:
     lines = [
         f"### Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}",
         "",
-        env + f"; load average at start {load_average():.1f} (2 cores shared with 7 other engineers' test runs).",
+        env + f"; load average at start {load_average():.1f} (read each figure with the load beside it).",
         "",
         "| figure | median (min–max) | queries | floor, same run | ratio | load avg | note |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
@@ -137,12 +90,11 @@ def main() -> None:
     started = time.time()
     env = environment()
     figures: list[Figure] = []
-    benches = {"reevaluation": bench_reevaluation}
     for group in args.only.split(","):
         print(f"-- {group}", file=sys.stderr, flush=True)
         repeats = args.export_repeats if group == "export" and args.export_repeats else args.repeats
-        # A group is one of the functions above or a module ``bench/<group>.py`` with ``figures(repeats)``.
-        bench = benches.get(group) or importlib.import_module(f"bench.{group}").figures
+        # Each group is a module ``bench/<group>.py`` with ``figures(repeats)``.
+        bench = importlib.import_module(f"bench.{group}").figures
         for figure in bench(repeats):
             print(figure.row(), file=sys.stderr, flush=True)
             figures.append(figure)

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from django.db.models import Q
 from django.db.models.functions import Lower, Trim
@@ -79,16 +79,17 @@ def payout_due(approved_at: dt.datetime, version: PolicyVersion, calendar: Busin
     return deadline.due_at
 
 
-def _line_facts(line: InvoiceLine) -> f.InvoiceLine:
+def _line_facts(line: tuple[Any, ...]) -> f.InvoiceLine:
+    line_no, category, description, amount, units, service, period_start, period_end = line
     return f.InvoiceLine(
-        line_no=line.line_no,
-        category=cast("f.LineCategory", line.category),
-        description=line.description,
-        amount=line.amount,
-        units=line.units,
-        service=line.service or None,
-        period_start=line.period_start if line.period_end else None,
-        period_end=line.period_end if line.period_start else None,
+        line_no=line_no,
+        category=category,
+        description=description,
+        amount=amount,
+        units=units,
+        service=service or None,
+        period_start=period_start if period_end else None,
+        period_end=period_end if period_start else None,
     )
 
 
@@ -107,12 +108,78 @@ def settled_refunds(rows: Iterable[Mapping[str, Any]]) -> tuple[f.SettledRefund,
     return tuple(sorted(refunds, key=lambda refund: (refund.settled_at, refund.reference)))
 
 
+class RequestRow(NamedTuple):
+    """The request's own columns and its invoice's and customer's, as plain values: built from a model
+    instance (``request_row``) or straight from a ``values_list(*REQUEST_COLUMNS)`` tuple in a batch."""
+
+    pk: int
+    reference: str
+    reason: str
+    received_at: dt.datetime
+    requester_email: str
+    requested_amount: Decimal | None
+    currency: str
+    verified_overcharge: Decimal | None
+    customer_id: int
+    invoice_id: int
+    policy_version_id: int
+    invoice_number: str
+    invoice_issued_on: dt.date
+    invoice_kind: str
+    invoice_payment_method: str
+    invoice_currency: str
+    invoice_amount_paid: Decimal
+    customer_email: str
+    customer_other_emails: list[str] | None
+    customer_status: str
+    customer_identity_verified: bool | None
+
+
+# The ORM paths of RequestRow's fields, in its order.
+REQUEST_COLUMNS = (
+    "pk", "reference", "reason", "received_at", "requester_email", "requested_amount", "currency",
+    "verified_overcharge", "customer_id", "invoice_id", "policy_version_id", "invoice__number",
+    "invoice__issued_on", "invoice__kind", "invoice__payment_method", "invoice__currency", "invoice__amount_paid",
+    "customer__email", "customer__other_emails", "customer__status", "customer__identity_verified",
+)
+OTHER_REQUEST_FIELDS = (
+    "reference", "invoice_id", "invoice__number", "reason", "state", "received_at",
+    "payout__amount", "payout__currency", "payout__paid_at",
+    "credit__amount", "credit__currency", "credit__created_at",
+)
+# Explicit, total orders (ties broken by a key), shared with the batch reader in refunds.reevaluation so
+# a request sees its rows in the same order either way (explanations name "the first" of them).
+ORDER: dict[str, tuple[str, ...]] = {
+    "chargebacks": ("-received_at", "pk"),
+    "violations": ("-opened_on", "pk"),
+    "other_invoices": ("-issued_on", "number"),
+    "other_requests": ("received_at", "pk"),
+    "abuse": ("-received_at", "pk"),
+    "usage": ("at", "pk"),
+    "incidents": ("-start", "pk"),
+    "pauses": ("requested_at", "pk"),
+}
+LINE_COLUMNS = ("line_no", "category", "description", "amount", "units", "service", "period_start", "period_end")
+
+
+def request_row(request: RefundRequest) -> RequestRow:
+    invoice: Invoice = request.invoice
+    customer = request.customer
+    return RequestRow(
+        request.pk, request.reference, request.reason, request.received_at, request.requester_email,
+        request.requested_amount, request.currency, request.verified_overcharge, customer.pk, invoice.pk,
+        request.policy_version_id, invoice.number, invoice.issued_on, invoice.kind, invoice.payment_method,
+        invoice.currency, invoice.amount_paid, customer.email, customer.other_emails, customer.status,
+        customer.identity_verified,
+    )
+
+
 @dataclass
 class FactRows:
     """The rows the facts of one request are built from (read here one request at a time, or for a
     whole batch by ``refunds.reevaluation``)."""
 
-    lines: Sequence[InvoiceLine]
+    lines: Sequence[tuple[Any, ...]]  # LINE_COLUMNS, by line_no
     chargebacks: Sequence[Mapping[str, Any]]
     violations: Sequence[Mapping[str, Any]]
     other_invoices: Sequence[Mapping[str, Any]]
@@ -126,18 +193,22 @@ class FactRows:
 
 def load_facts(request: RefundRequest, *, calendar: BusinessCalendar | None = None) -> f.RefundFacts:
     """Everything the engine judges, read in a fixed number of queries."""
-    return build_facts(request, _fact_rows(request), calendar=calendar or business_calendar())
+    return build_facts(
+        request_row(request), _fact_rows(request), policy=policy_facts(request.policy_version),
+        calendar=calendar or business_calendar(),
+    )
 
 
 def _fact_rows(request: RefundRequest) -> FactRows:
     invoice: Invoice = request.invoice
     customer = request.customer
-    lines = list(InvoiceLine.objects.filter(invoice=invoice).order_by("line_no"))
-    chargebacks = list(Chargeback.objects.filter(invoice=invoice).values("ref", "received_at", "outcome"))
-    violations = list(Violation.objects.filter(customer=customer).values("kind", "status", "opened_on"))
+    lines = list(InvoiceLine.objects.filter(invoice=invoice).order_by("line_no").values_list(*LINE_COLUMNS))
+    chargebacks = list(Chargeback.objects.filter(invoice=invoice).order_by(*ORDER["chargebacks"]).values("ref", "received_at", "outcome"))
+    violations = list(Violation.objects.filter(customer=customer).order_by(*ORDER["violations"]).values("kind", "status", "opened_on"))
     other_invoices = list(
         Invoice.objects.filter(customer=customer)
         .exclude(pk=invoice.pk)
+        .order_by(*ORDER["other_invoices"])
         .with_lines_total()
         # lines_total is annotated inside InvoiceQuerySet.with_lines_total, which the
         # django-stubs plugin cannot see through, so it reports the lookup as unknown.
@@ -148,29 +219,26 @@ def _fact_rows(request: RefundRequest) -> FactRows:
     other_requests = list(
         RefundRequest.objects.filter(Q(customer=customer) | Q(invoice=invoice))
         .exclude(pk=request.pk)
-        .values(
-            "reference", "invoice_id", "invoice__number", "reason", "state", "received_at",
-            "payout__amount", "payout__currency", "payout__paid_at",
-            "credit__amount", "credit__currency", "credit__created_at",
-        )
+        .order_by(*ORDER["other_requests"])
+        .values(*OTHER_REQUEST_FIELDS)
     )
-    abuse = list(AbuseReport.objects.filter(customer=customer).values("ref", "received_at"))
+    abuse = list(AbuseReport.objects.filter(customer=customer).order_by(*ORDER["abuse"]).values("ref", "received_at"))
     usage = list(
-        UsageRecord.objects.filter(invoice_line__invoice=invoice).values("invoice_line__line_no", "at", "units")
+        UsageRecord.objects.filter(invoice_line__invoice=invoice).order_by(*ORDER["usage"]).values("invoice_line__line_no", "at", "units")
     )
-    plan_lines = [line for line in lines if line.category == InvoiceLine.Category.PLAN]
+    plan_lines = [line for line in lines if line[1] == InvoiceLine.Category.PLAN]
     incidents: list[Mapping[str, Any]] = []
     if request.reason == "service_unavailability" and plan_lines:
         # A plan line that names no service covers the whole Service: every incident counts.
         # Names compare case-insensitively, as in policy.sla.covers_service: `video` counts for `Video`.
-        services = {line.service.strip().lower() for line in plan_lines}
+        services = {line[5].strip().lower() for line in plan_lines}
         incidents_qs = Incident.objects.all()
         if "" not in services:
             incidents_qs = incidents_qs.alias(service_key=Lower(Trim("service"))).filter(service_key__in=services)
-        incidents = list(incidents_qs.values("ref", "service", "start", "end", "cause"))
+        incidents = list(incidents_qs.order_by(*ORDER["incidents"]).values("ref", "service", "start", "end", "cause"))
     # Section 3: only documents of an accepted type count as supporting documentation.
     document_count = RefundDocument.objects.filter(request=request, content_type__in=ACCEPTED_TYPES).count()
-    pauses = list(InformationRequest.objects.filter(request=request).values("requested_at", "answered_at"))
+    pauses = list(InformationRequest.objects.filter(request=request).order_by(*ORDER["pauses"]).values("requested_at", "answered_at"))
 
     return FactRows(
         lines=lines, chargebacks=chargebacks, violations=violations, other_invoices=other_invoices,
@@ -179,68 +247,67 @@ def _fact_rows(request: RefundRequest) -> FactRows:
     )
 
 
-def build_facts(request: RefundRequest, rows: FactRows, *, calendar: BusinessCalendar) -> f.RefundFacts:
-    """The engine's facts from the rows read for ``request``.
+def build_facts(
+    row: RequestRow, rows: FactRows, *, policy: PolicyVersionFacts, calendar: BusinessCalendar
+) -> f.RefundFacts:
+    """The engine's facts from the rows read for one request (one by one or in a batch).
 
     Choice columns come back from the database as plain ``str``; each ``cast`` to one of the
     policy's Literal types below is checked at run time by the fact's ``__post_init__``.
     """
-    invoice: Invoice = request.invoice
-    customer = request.customer
-    lines, chargebacks, violations = rows.lines, rows.chargebacks, rows.violations
-    other_invoices, other_requests, abuse = rows.other_invoices, rows.other_requests, rows.abuse
-    usage, incidents, document_count, pauses = rows.usage, rows.incidents, rows.document_count, rows.pauses
+    other_requests = rows.other_requests
     return f.RefundFacts(
         request=f.RequestFacts(
-            reference=request.reference,
-            reason=cast("f.Reason", request.reason),
-            received_at=request.received_at,
-            requester_email=request.requester_email,
-            requested_amount=request.requested_amount,
-            currency=request.currency,
-            document_count=document_count,
-            verified_overcharge=request.verified_overcharge,
+            reference=row.reference,
+            reason=cast("f.Reason", row.reason),
+            received_at=row.received_at,
+            requester_email=row.requester_email,
+            requested_amount=row.requested_amount,
+            currency=row.currency,
+            document_count=rows.document_count,
+            verified_overcharge=row.verified_overcharge,
             info_pauses=tuple(
                 f.InfoPause(
                     requested_on=local_date(p["requested_at"]),
                     answered_on=local_date(p["answered_at"]) if p["answered_at"] else None,
                 )
-                for p in pauses
+                for p in rows.pauses
             ),
         ),
         invoice=f.InvoiceFacts(
-            number=invoice.number,
-            customer_id=str(customer.pk),
-            customer_email=customer.email,
-            issued_on=invoice.issued_on,
-            kind=cast("f.InvoiceKind", invoice.kind),
-            payment_method=cast("f.PaymentMethod", invoice.payment_method),
-            currency=invoice.currency,
-            amount_paid=invoice.amount_paid,
-            lines=tuple(_line_facts(line) for line in lines),
+            number=row.invoice_number,
+            customer_id=str(row.customer_id),
+            customer_email=row.customer_email,
+            issued_on=row.invoice_issued_on,
+            kind=cast("f.InvoiceKind", row.invoice_kind),
+            payment_method=cast("f.PaymentMethod", row.invoice_payment_method),
+            currency=row.invoice_currency,
+            amount_paid=row.invoice_amount_paid,
+            lines=tuple(_line_facts(line) for line in rows.lines),
             chargebacks=tuple(
                 f.Chargeback(
                     ref=c["ref"],
                     received_at=c["received_at"],
                     outcome=cast("f.ChargebackOutcome | None", c["outcome"] or None),
                 )
-                for c in chargebacks
+                for c in rows.chargebacks
             ),
-            earlier_refunds=settled_refunds(r for r in other_requests if r["invoice_id"] == invoice.pk),
+            earlier_refunds=settled_refunds(r for r in other_requests if r["invoice_id"] == row.invoice_id),
         ),
         customer=f.CustomerFacts(
-            status=cast("f.CustomerStatus", customer.status),
-            identity_verified=customer.identity_verified,
-            emails=tuple(customer.all_emails),
+            status=cast("f.CustomerStatus", row.customer_status),
+            identity_verified=row.customer_identity_verified,
+            # As Customer.all_emails: the primary address first, all lower-cased.
+            emails=(row.customer_email.lower(), *(e.lower() for e in row.customer_other_emails or [])),
             violations=tuple(
                 f.Violation(
                     kind=cast("f.ViolationKind", v["kind"]),
                     status=cast("f.ViolationStatus", v["status"]),
                     opened_on=v["opened_on"],
                 )
-                for v in violations
+                for v in rows.violations
             ),
-            other_invoices=tuple(f.OtherInvoice(**i) for i in other_invoices),
+            other_invoices=tuple(f.OtherInvoice(**i) for i in rows.other_invoices),
             refund_requests=tuple(
                 f.OtherRequest(
                     reference=r["reference"],
@@ -251,16 +318,16 @@ def build_facts(request: RefundRequest, rows: FactRows, *, calendar: BusinessCal
                 )
                 for r in other_requests
             ),
-            abuse_reports=tuple(f.AbuseReport(ref=a["ref"], received_at=a["received_at"]) for a in abuse),
+            abuse_reports=tuple(f.AbuseReport(ref=a["ref"], received_at=a["received_at"]) for a in rows.abuse),
         ),
-        policy=policy_facts(request.policy_version),
+        policy=policy,
         calendar=calendar,
         usage=tuple(
-            f.UsageRecord(line_no=u["invoice_line__line_no"], at=u["at"], units=u["units"]) for u in usage
+            f.UsageRecord(line_no=u["invoice_line__line_no"], at=u["at"], units=u["units"]) for u in rows.usage
         ),
         incidents=tuple(
             f.Incident(ref=i["ref"], service=i["service"], start=i["start"], end=i["end"], cause=i["cause"])
-            for i in incidents
+            for i in rows.incidents
         ),
     )
 

@@ -57,7 +57,6 @@ def test_run_measures_every_figure_with_its_floor(seeded: dict[str, int]) -> Non
     queue_module = _load("queue")
     figures = [
         *queue_module.figures(1),
-        *run.bench_reevaluation(1, batch=500, one_by_one=10),
     ]
     for figure in figures:
         assert figure.runs and figure.floor and all(v > 0 for v in figure.runs + figure.floor), figure.name
