@@ -12,6 +12,7 @@ from browser.conftest import login
 from factories import finance, kolkata, make_request, manager
 from reports.helpers import denied_request, paid_request
 
+from januscaler_refunds.deadlines import readtime
 from januscaler_refunds.refunds.models import OPEN_STATES, RefundRequest, State
 
 
@@ -45,12 +46,12 @@ def test_manager_sees_dashboard_numbers_from_the_database(page: Any, artifacts_d
         open_count = RefundRequest.objects.filter(state__in=[*OPEN_STATES, State.APPROVED]).count()
         assert page.inner_text("[data-value=queue_total]").strip() == str(open_count)
         submitted = page.locator("[data-table=queue] tr[data-state=submitted] td")
-        assert submitted.nth(1).inner_text() == str(
-            RefundRequest.objects.filter(state=State.SUBMITTED, review_deadline_status="ok").count()
-        )
-        assert submitted.nth(2).inner_text() == str(
-            RefundRequest.objects.filter(state=State.SUBMITTED, review_deadline_status="near").count()
-        )
+        # The state x deadline table rates at read time (deadlines/readtime.py), not from the stored
+        # ratings the update above made stale on purpose.
+        clock = readtime.deadline_clock()
+        submitted_now = RefundRequest.objects.filter(state=State.SUBMITTED)
+        assert submitted.nth(1).inner_text() == str(submitted_now.filter(clock.review_q("ok")).count())
+        assert submitted.nth(2).inner_text() == str(submitted_now.filter(clock.review_q("near")).count())
         may = page.locator("[data-table=monthly] tr[data-month='2026-05'] td")
         received_in_may = RefundRequest.objects.filter(
             received_at__gte=kolkata(2026, 5, 1, 0), received_at__lt=kolkata(2026, 6, 1, 0)
