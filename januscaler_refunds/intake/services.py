@@ -1,6 +1,6 @@
 """Email intake: one raw message in, exactly one outcome out (section 4.1).
 
-``ingest_raw_message`` stores the message once (``InboundMessage``), then decides, in this order:
+``ingest_raw_message`` stores each message once (``InboundMessage``) with what it decided, in this order:
 
 1. already ingested (same bytes, or same Message-ID and body) -> ``duplicate``, nothing written;
 2. unparseable, too large, automated (bounce, auto-reply, list mail) or without a sender -> triage;
@@ -13,8 +13,9 @@
    duplicate, flags a sender who is not the customer, and acknowledges); a rule that refuses
    (no policy in force, currency) -> triage with the rule's words.
 
-Whatever fails while placing a message rolls back to a savepoint and the message becomes a triage
-item with the error: received mail is never lost.
+The reads come first (``intake.run``: two round trips on PostgreSQL), then one transaction writes
+the outcome and the message's row together. Whatever fails in it rolls it back whole, and a second
+transaction keeps the message as a triage item with the error: received mail is never lost.
 """
 
 from __future__ import annotations
