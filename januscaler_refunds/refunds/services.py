@@ -267,12 +267,29 @@ def refund_request_create(
         )
     except NoPolicyInForce as exc:
         raise TransitionRefused("section_7.policy_version", str(exc)) from exc
+
+    def new_row() -> RefundRequest:
+        """The request's row, not saved; a new reference each time (a retry takes the next)."""
+        return RefundRequest(
+            reference=reference or references.next_reference(),
+            customer=invoice.customer,
+            invoice=invoice,
+            requester_email=requester_email.strip().lower(),
+            reason=reason,
+            channel=channel,
+            received_at=received_at,
+            message=message,
+            requested_amount=requested_amount,
+            currency=currency,
+            policy_version=version,
+            thread_message_id=thread_message_id,
+        )
+
     if history is not None:
         return _create_with_history(
-            invoice=invoice, reason=reason, received_at=received_at, requester_email=requester_email,
-            channel=channel, message=message, requested_amount=requested_amount, currency=currency, actor=actor,
-            uploads=list(documents), thread_message_id=thread_message_id, reference=reference, acknowledge=acknowledge,
-            version=version, calendar=calendar or evaluation.business_calendar(), history=history,
+            new_row=new_row, invoice=invoice, received_at=received_at, actor=actor, uploads=list(documents),
+            retry=reference is None, acknowledge=acknowledge, calendar=calendar or evaluation.business_calendar(),
+            history=history,
         )  # fmt: skip
 
     for attempt in range(5):
@@ -283,31 +300,10 @@ def refund_request_create(
                     .order_by("received_at", "id")
                     .first()
                 )
-                request = RefundRequest.objects.create(
-                    reference=reference or references.next_reference(),
-                    customer=invoice.customer,
-                    invoice=invoice,
-                    requester_email=requester_email.strip().lower(),
-                    reason=reason,
-                    channel=channel,
-                    received_at=received_at,
-                    message=message,
-                    requested_amount=requested_amount,
-                    currency=currency,
-                    policy_version=version,
-                    thread_message_id=thread_message_id,
-                    duplicate_of=earlier_open,
-                )
-                TransitionLog.objects.create(
-                    request=request,
-                    at=timezone.now(),
-                    actor=_user_or_none(actor),
-                    actor_label=actor_label(actor),
-                    transition="create",
-                    from_state="",
-                    to_state=request.state,
-                    note=f"Received by {request.get_channel_display().lower()}.",
-                )
+                request = new_row()
+                request.duplicate_of = earlier_open
+                request.save(force_insert=True)
+                _log_created(request, actor, timezone.now())
                 documents_attach(request=request, uploads=documents, actor=actor)
                 evaluation.evaluate_and_store(request)
                 if acknowledge:
@@ -343,22 +339,28 @@ def _earliest_unsettled(rows: Iterable[Mapping[str, Any]], invoice_id: int, rece
     return min(earlier)[1] if earlier else None
 
 
+def _log_created(request: RefundRequest, actor: Actor, at: dt.datetime) -> TransitionLog:
+    return TransitionLog.objects.create(
+        request=request,
+        at=at,
+        actor=_user_or_none(actor),
+        actor_label=actor_label(actor),
+        transition="create",
+        from_state="",
+        to_state=request.state,
+        note=f"Received by {request.get_channel_display().lower()}.",
+    )
+
+
 def _create_with_history(
     *,
+    new_row: Callable[[], RefundRequest],
     invoice: Invoice,
-    reason: str,
     received_at: dt.datetime,
-    requester_email: str,
-    channel: str,
-    message: str,
-    requested_amount: Decimal | None,
-    currency: str,
     actor: Actor,
     uploads: list[DocumentUpload],
-    thread_message_id: str,
-    reference: str | None,
+    retry: bool,
     acknowledge: bool,
-    version: PolicyVersion,
     calendar: BusinessCalendar,
     history: evaluation.FactRows,
 ) -> RefundRequest:
@@ -368,21 +370,8 @@ def _create_with_history(
     for attempt in range(5):
         try:
             with transaction.atomic(), contextlib.ExitStack() as stack:
-                request = RefundRequest(
-                    reference=reference or references.next_reference(),
-                    customer=invoice.customer,
-                    invoice=invoice,
-                    requester_email=requester_email.strip().lower(),
-                    reason=reason,
-                    channel=channel,
-                    received_at=received_at,
-                    message=message,
-                    requested_amount=requested_amount,
-                    currency=currency,
-                    policy_version=version,
-                    thread_message_id=thread_message_id,
-                    duplicate_of_id=_earliest_unsettled(history.other_requests, invoice.pk, received_at),
-                )
+                request = new_row()
+                request.duplicate_of_id = _earliest_unsettled(history.other_requests, invoice.pk, received_at)
                 # Each upload read once into a temporary file (kept open until written), same
                 # content kept once, as document_attach does.
                 spooled: dict[str, tuple[DocumentUpload, documents.SpooledDocument]] = {}
@@ -403,23 +392,14 @@ def _create_with_history(
                 snapshot["evaluated_at"] = now.isoformat()
                 evaluation.apply_result(request, result, snapshot, now)
                 request.save(force_insert=True)
-                TransitionLog.objects.create(
-                    request=request,
-                    at=now,
-                    actor=_user_or_none(actor),
-                    actor_label=actor_label(actor),
-                    transition="create",
-                    from_state="",
-                    to_state=request.state,
-                    note=f"Received by {request.get_channel_display().lower()}.",
-                )
+                _log_created(request, actor, now)
                 _store_new_documents(request, list(spooled.values()), actor)
                 if acknowledge:
                     _notify(request, "acknowledgement")
                 return request
         except IntegrityError:
             # Two creators took the same reference: take the next one.
-            if reference is not None or attempt == 4:
+            if not retry or attempt == 4:
                 raise
     raise AssertionError("unreachable")
 
