@@ -2,8 +2,9 @@
 
 Read once per run (a run is one ``ingest_mail`` invocation, one poll, one webhook call): the intake
 settings, every policy version (a handful of rows; which one is in force is picked per message), the
-business calendar (company holidays), and the prepared read queries (``intake.prepared``). A policy
-version or company holiday added while a run is going is seen by the next run.
+business calendar (company holidays); the prepared read queries (``intake.prepared``) are compiled
+once per process. A policy version or company holiday added while a run is going is seen by the
+next run.
 
 Per message the run reads, in at most two round trips on PostgreSQL:
 
@@ -126,6 +127,9 @@ class _Queries:
         ]
 
 
+_COMPILED: dict[tuple[str, str], _Queries] = {}
+
+
 class IngestRun:
     """Shared by every message of one run; see the module docstring. Not shared between threads."""
 
@@ -136,7 +140,14 @@ class IngestRun:
 
     @cached_property
     def queries(self) -> _Queries:
-        return _Queries()
+        # The compiled SQL depends only on the database's vendor: one compile per process, so a
+        # webhook call (a run of one message) does not pay for it each time.
+        from django.db import connection
+
+        key = (connection.alias, connection.vendor)
+        if key not in _COMPILED:
+            _COMPILED[key] = _Queries()
+        return _COMPILED[key]
 
     @cached_property
     def policy_versions(self) -> list[PolicyVersion]:
