@@ -148,7 +148,7 @@ TABLE: dict[str, Row] = {
     "admin:intake_triageitem_discard": row(AGENTS),
     "admin:intake_triageitem_attach_matched": row(NOBODY),  # POST only (resolve permission); GET is 403
     **model_rows("intake", "refundrequestimport", view=MANAGERS, import_=MANAGERS),
-    **model_rows("intake", "mailboxhealth", view=SUPER),  # IMAP poll health, written by the poller
+    **model_rows("intake", "mailboxhealth", view=MANAGERS),  # IMAP poll health, written by the poller; managers get its alerts
     # --- the review console ---
     **model_rows("refunds", "refundrequest", view=STAFF, add=AGENTS),
     # The console's own pages take POST only; GET is refused for everyone.

@@ -1,6 +1,6 @@
 """Email intake: one raw message in, exactly one outcome out (section 4.1).
 
-``ingest_raw_message`` stores the message once (``InboundMessage``), then decides, in this order:
+``ingest_raw_message`` stores each message once (``InboundMessage``) with what it decided, in this order:
 
 1. already ingested (same bytes, or same Message-ID and body) -> ``duplicate``, nothing written;
 2. unparseable, too large, automated (bounce, auto-reply, list mail) or without a sender -> triage;
@@ -13,8 +13,9 @@
    duplicate, flags a sender who is not the customer, and acknowledges); a rule that refuses
    (no policy in force, currency) -> triage with the rule's words.
 
-Whatever fails while placing a message rolls back to a savepoint and the message becomes a triage
-item with the error: received mail is never lost.
+The reads come first (``intake.run``: two round trips on PostgreSQL), then one transaction writes
+the outcome and the message's row together. Whatever fails in it rolls it back whole, and a second
+transaction keeps the message as a triage item with the error: received mail is never lost.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ from django.utils import timezone
 from januscaler_refunds.billing.models import Invoice
 from januscaler_refunds.intake.models import InboundMessage, TriageItem
 from januscaler_refunds.intake.parsing import ParsedMessage, normalize_invoice_number, parse_message
+from januscaler_refunds.intake.run import REFERENCE_IN_SUBJECT, IngestRun, Lookup
+from januscaler_refunds.policy.calendar import BusinessCalendar
 from januscaler_refunds.refunds import evaluation, services
+from januscaler_refunds.refunds.evaluation import FactRows
 from januscaler_refunds.refunds.models import (
     OPEN_STATES,
     Channel,
@@ -50,7 +54,7 @@ from januscaler_refunds.refunds.services import Actor, DocumentUpload, Transitio
 log = logging.getLogger(__name__)
 
 DUPLICATE = "duplicate"
-_REFERENCE_IN_SUBJECT = re.compile(r"(?<![A-Za-z0-9])RR-(\d{6,})(?![0-9])", re.IGNORECASE)
+_REFERENCE_IN_SUBJECT = REFERENCE_IN_SUBJECT
 
 
 @dataclass(frozen=True)
@@ -88,19 +92,41 @@ def message_fingerprint(raw: bytes, parsed: ParsedMessage) -> str:
 
     Trace headers (Received, Delivered-To, Return-Path) and CRLF/LF differences do not change it, so
     the same mail read from a Maildir file and later over IMAP is one message. Without a Message-ID
-    the exact bytes decide.
+    the exact bytes decide. The body is hashed in chunks, never copied whole (a 30 MB message must
+    not cost three copies of itself).
     """
     if not parsed.message_id:
         return parsed.content_hash
-    text = raw.replace(b"\r\n", b"\n")
-    head, sep, body = text.partition(b"\n\n")
     digest = hashlib.sha256(b"mid:" + parsed.message_id.encode("utf-8", "replace") + b"\n")
+    # The first blank line, as it would be after CRLF -> LF: a newline, maybe a CR, a newline.
+    separator = _BLANK_LINE.search(raw)
+    head = (raw[: separator.start()] if separator else raw).replace(b"\r\n", b"\n")
+    if separator and head.endswith(b"\r"):  # the CR of the CRLF that ends the last header line
+        head = head[:-1]
     for line in re.sub(rb"\n[ \t]+", b" ", head).split(b"\n"):
         name, colon, value = line.partition(b":")
         if colon and name.strip().lower() in _AUTHOR_HEADERS:
             digest.update(name.strip().lower() + b":" + b" ".join(value.split()) + b"\n")
-    digest.update(b"\n" + (body if sep else b""))
+    digest.update(b"\n")
+    if separator:
+        _update_normalised(digest, memoryview(raw)[separator.end() :])
     return digest.hexdigest()
+
+
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+_CHUNK = 1 << 20
+
+
+def _update_normalised(digest: Any, body: memoryview) -> None:
+    """``digest.update(body.replace(b"\\r\\n", b"\\n"))`` a megabyte at a time."""
+    carry = b""
+    for start in range(0, len(body), _CHUNK):
+        chunk = carry + body[start : start + _CHUNK].tobytes()
+        carry = b""
+        if chunk.endswith(b"\r"):  # maybe the first half of a CRLF split by the chunking
+            chunk, carry = chunk[:-1], b"\r"
+        digest.update(chunk.replace(b"\r\n", b"\n"))
+    digest.update(carry)
 
 
 # Headers the author's client wrote that change what the message says; trace headers are left out.
@@ -128,13 +154,19 @@ def ingest_raw_message(
     now: dt.datetime | None = None,
     source: str = InboundMessage.Source.FILE,
     read_error: str | None = None,
+    run: IngestRun | None = None,
 ) -> IngestResult:
-    """Store ``raw`` once and turn it into a request, a reply or a triage item. Never raises on input."""
+    """Store ``raw`` once and turn it into a request, a reply or a triage item. Never raises on input.
+
+    ``run`` carries what the messages of one run share (``intake.run``: settings, policy versions,
+    calendar, prepared queries); without it the call is a run of its own. The reads happen first;
+    then one transaction writes the outcome together with the message. If anything fails in it,
+    it rolls back whole and a second transaction keeps the message as a triage item with the error.
+    """
+    run = run or IngestRun()
     now = now or timezone.now()
     parsed = parse_message(
-        raw,
-        max_message_bytes=settings.INTAKE_MAX_MESSAGE_BYTES,
-        max_attachment_bytes=settings.MAX_DOCUMENT_BYTES,
+        raw, max_message_bytes=run.max_message_bytes, max_attachment_bytes=run.max_attachment_bytes
     )
     fingerprint = (
         message_fingerprint(raw, parsed)
@@ -144,30 +176,51 @@ def ingest_raw_message(
         ).hexdigest()
     )
     content_hash = parsed.content_hash if not read_error else fingerprint
-    existing = InboundMessage.objects.filter(
-        Q(content_hash=content_hash) | Q(fingerprint=fingerprint)
-    ).first()
-    if existing is not None:
-        return IngestResult(DUPLICATE, existing, existing.request, detail="already ingested")
+    lookup: Lookup | None = None
+    failure: _Triage | None = None
     try:
-        with transaction.atomic():
-            message = _store(
-                raw, parsed, content_hash, fingerprint, location=location, now=now, source=source
-            )
-            result = _place(message, parsed, now=now, read_error=read_error)
-    except IntegrityError:
-        # A concurrent ingest of the same message won the unique keys.
-        existing = InboundMessage.objects.filter(
-            Q(content_hash=content_hash) | Q(fingerprint=fingerprint)
-        ).first()
-        if existing is None:
-            raise
-        return IngestResult(DUPLICATE, existing, existing.request, detail="already ingested")
+        lookup = run.lookup(parsed, content_hash=content_hash, fingerprint=fingerprint)
+    except Exception as exc:  # noqa: BLE001 - the message is kept, as a triage item with the error
+        log.exception("intake lookup failed for %s", location)
+        failure = _Triage(TriageItem.Reason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"[:2000])
+    if lookup is not None and lookup.duplicate_of is not None:
+        return _duplicate(lookup.duplicate_of)
+    message = _message(raw, parsed, content_hash, fingerprint, location=location, now=now, source=source, run=run)
+    try:
+        if failure is not None or lookup is None:
+            raise failure or AssertionError("no lookup")
+        result = _place(message, parsed, lookup, run, now=now, read_error=read_error)
+    except _Triage as exc:
+        result = _to_triage(message, exc.reason, exc.detail)
+    except TransitionRefused as exc:
+        result = _to_triage(message, TriageItem.Reason.REFUSED, exc.message)
+    except Exception as exc:  # noqa: BLE001 - the message must land somewhere, with the error shown
+        if isinstance(exc, IntegrityError) and (existing := _existing(content_hash, fingerprint)):
+            return _duplicate(existing)  # a concurrent ingest of the same message won its unique keys
+        log.exception("intake failed to place message from %s", location)
+        result = _to_triage(
+            message, TriageItem.Reason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"[:2000]
+        )
+    if result.outcome == DUPLICATE:
+        return result
     log.info("ingested %s from %s: %s %s", message.pk, location, result.outcome, result.detail)
     return result
 
 
-def _store(
+def _existing(content_hash: str, fingerprint: str) -> int | None:
+    return (
+        InboundMessage.objects.filter(Q(content_hash=content_hash) | Q(fingerprint=fingerprint))
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def _duplicate(pk: int) -> IngestResult:
+    existing = InboundMessage.objects.select_related("request").get(pk=pk)
+    return IngestResult(DUPLICATE, existing, existing.request, detail="already ingested")
+
+
+def _message(
     raw: bytes,
     parsed: ParsedMessage,
     content_hash: str,
@@ -176,7 +229,10 @@ def _store(
     location: str,
     now: dt.datetime,
     source: str,
+    run: IngestRun,
 ) -> InboundMessage:
+    """The message's row, not yet saved, and its raw bytes already in storage (written once,
+    whichever transaction then saves the row)."""
     message = InboundMessage(
         content_hash=content_hash,
         fingerprint=fingerprint,
@@ -210,44 +266,54 @@ def _store(
         error=parsed.error or "",
         defects=list(parsed.defects),
     )
-    if raw and len(raw) <= settings.INTAKE_MAX_STORED_BYTES:
+    if raw and len(raw) <= run.max_stored_bytes:
         message.raw.save(f"{content_hash}.eml", ContentFile(raw), save=False)
-    message.save()
     return message
 
 
-def _place(
-    message: InboundMessage, parsed: ParsedMessage, *, now: dt.datetime, read_error: str | None
-) -> IngestResult:
-    try:
-        with transaction.atomic():
-            if read_error:
-                raise _Triage(TriageItem.Reason.READ_ERROR, read_error)
-            return _decide(message, parsed, now=now)
-    except _Triage as exc:
-        return _to_triage(message, exc.reason, exc.detail)
-    except TransitionRefused as exc:
-        return _to_triage(message, TriageItem.Reason.REFUSED, exc.message)
-    except Exception as exc:  # noqa: BLE001 - the message must land somewhere, with the error shown
-        log.exception("intake failed to place message %s", message.pk)
-        return _to_triage(
-            message, TriageItem.Reason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"[:2000]
-        )
+def _record(message: InboundMessage, outcome: str, request: RefundRequest | None) -> None:
+    """Save the message's outcome: an INSERT for a message being ingested, else an UPDATE."""
+    message.outcome = outcome
+    message.request = request
+    if message.pk is None:
+        message.save(force_insert=True)
+    else:
+        message.save(update_fields=["outcome", "request"])
 
 
 def _to_triage(message: InboundMessage, reason: str, detail: str) -> IngestResult:
-    message.outcome = InboundMessage.Outcome.TRIAGE
-    message.request = None
-    message.save(update_fields=["outcome", "request"])
-    item = TriageItem.objects.create(message=message, reason=reason, detail=detail)
+    """Keep the message as a triage item, in a transaction of its own (after any rolled-back one)."""
+    if message._state.adding:
+        message.pk = None  # an INSERT that was rolled back left its id on the instance
+    try:
+        with transaction.atomic():
+            _record(message, InboundMessage.Outcome.TRIAGE, None)
+            item = TriageItem.objects.create(message=message, reason=reason, detail=detail)
+    except IntegrityError:
+        existing = _existing(message.content_hash, message.fingerprint)
+        if existing is None:
+            raise
+        return _duplicate(existing)
     return IngestResult(InboundMessage.Outcome.TRIAGE, message, triage=item, detail=detail)
 
 
-def _decide(message: InboundMessage, parsed: ParsedMessage, *, now: dt.datetime) -> IngestResult:
+def _place(
+    message: InboundMessage,
+    parsed: ParsedMessage,
+    lookup: Lookup,
+    run: IngestRun,
+    *,
+    now: dt.datetime,
+    read_error: str | None,
+) -> IngestResult:
+    """Decide from what was read (raising ``_Triage`` when no rule places the message), then write
+    the outcome and the message in one transaction."""
+    if read_error:
+        raise _Triage(TriageItem.Reason.READ_ERROR, read_error)
     if parsed.too_large:
         raise _Triage(
             TriageItem.Reason.TOO_LARGE,
-            f"{parsed.size} bytes; messages above {settings.INTAKE_MAX_MESSAGE_BYTES} bytes are not read in full.",
+            f"{parsed.size} bytes; messages above {run.max_message_bytes} bytes are not read in full.",
         )
     if not (parsed.subject or parsed.from_address or parsed.body_text.strip() or parsed.attachments):
         raise _Triage(TriageItem.Reason.UNPARSEABLE, parsed.error or "Nothing readable: no headers, text or attachments.")
@@ -259,45 +325,62 @@ def _decide(message: InboundMessage, parsed: ParsedMessage, *, now: dt.datetime)
         raise _Triage(
             TriageItem.Reason.NO_SENDER, "The message has no usable From address to answer."
         )
-    if (
-        parsed.message_id
-        and InboundMessage.objects.filter(message_id=parsed.message_id)
-        .exclude(pk=message.pk)
-        .exists()
-    ):
+    if parsed.message_id and lookup.message_id_taken:
         raise _Triage(
             TriageItem.Reason.MESSAGE_ID_REUSED,
             f"Message-ID <{parsed.message_id}> was received before with different content.",
         )
 
-    threaded = _threaded_request(parsed)
-    if threaded is not None:
-        return _reply_or_closed(message, parsed, threaded)
+    if lookup.threaded_request_id is not None:
+        threaded = _request(lookup.threaded_request_id)
+        if threaded.state not in OPEN_STATES:
+            raise _Triage(
+                TriageItem.Reason.REPLY_TO_CLOSED,
+                f"A reply on {threaded.reference}, which is {threaded.get_state_display().lower()}; an agent decides.",
+            )
+        with transaction.atomic():
+            return _reply(message, parsed, threaded, run)
 
     if not parsed.invoice_number:
         raise _Triage(
             TriageItem.Reason.NO_INVOICE_NUMBER,
             f"No invoice number in the subject {parsed.subject!r}.",
         )
-    invoice = find_invoice(parsed.invoice_number)
+    invoice = lookup.invoice
     if invoice is None:
         raise _Triage(TriageItem.Reason.UNKNOWN_INVOICE, f"No invoice {parsed.invoice_number}.")
 
-    open_request = (
-        RefundRequest.objects.filter(invoice=invoice, state__in=OPEN_STATES)
-        .order_by("-received_at", "-id")
-        .first()
-    )
-    if open_request is not None and (
+    reason = parsed.proposed_reason if parsed.proposed_reason in Reason.values else Reason.OTHER
+    history = run.history(invoice, reason=reason)
+    open_rows = [r for r in history.other_requests if r["invoice_id"] == invoice.pk and r["state"] in OPEN_STATES]
+    open_row = max(open_rows, key=lambda r: (r["received_at"], r["id"]), default=None)
+    if open_row is not None and (
         parsed.is_reply
         or parsed.references
         or (
-            open_request.state == State.INFO_REQUESTED
-            and open_request.requester_email == parsed.from_address.strip().lower()
+            open_row["state"] == State.INFO_REQUESTED
+            and open_row["requester_email"] == parsed.from_address.strip().lower()
         )
     ):
-        return _reply(message, parsed, open_request)
-    return _new_request(message, parsed, invoice, now=now)
+        open_request = _request(open_row["id"])
+        with transaction.atomic():
+            return _reply(message, parsed, open_request, run)
+    with transaction.atomic():
+        return create_request_from_message(
+            message=message,
+            parsed=parsed,
+            invoice=invoice,
+            reason=reason,
+            requester_email=parsed.from_address or "",
+            received_at=_received_at(parsed, now),
+            actor=None,
+            run=run,
+            history=history,
+        )
+
+
+def _request(pk: int) -> RefundRequest:
+    return RefundRequest.objects.select_related("invoice", "customer", "policy_version").get(pk=pk)
 
 
 def find_invoice(number: str) -> Invoice | None:
@@ -338,17 +421,6 @@ def _threaded_request(parsed: ParsedMessage) -> RefundRequest | None:
     return None
 
 
-def _reply_or_closed(
-    message: InboundMessage, parsed: ParsedMessage, request: RefundRequest
-) -> IngestResult:
-    if request.state in OPEN_STATES:
-        return _reply(message, parsed, request)
-    raise _Triage(
-        TriageItem.Reason.REPLY_TO_CLOSED,
-        f"A reply on {request.reference}, which is {request.get_state_display().lower()}; an agent decides.",
-    )
-
-
 def _uploads(parsed: ParsedMessage) -> list[DocumentUpload]:
     return [
         DocumentUpload(
@@ -362,13 +434,14 @@ def _uploads(parsed: ParsedMessage) -> list[DocumentUpload]:
     ]
 
 
-def _reply(message: InboundMessage, parsed: ParsedMessage, request: RefundRequest) -> IngestResult:
+def _reply(message: InboundMessage, parsed: ParsedMessage, request: RefundRequest, run: IngestRun) -> IngestResult:
     return attach_reply(
         message=message,
         parsed_body=parsed.body_text,
         uploads=_uploads(parsed),
         request=request,
         actor=None,
+        calendar=run.calendar,
     )
 
 
@@ -379,8 +452,11 @@ def attach_reply(
     uploads: list[DocumentUpload],
     request: RefundRequest,
     actor: Actor,
+    calendar: BusinessCalendar | None = None,
 ) -> IngestResult:
-    """Add an inbound message and its documents to ``request``; an answer resumes an information request."""
+    """Add an inbound message and its documents to ``request``; an answer resumes an information request.
+
+    The caller holds the transaction; ``message`` is saved here (inserted when it is new)."""
     CustomerMessage.objects.create(
         request=request,
         direction=CustomerMessage.Direction.INBOUND,
@@ -392,7 +468,7 @@ def attach_reply(
         status=CustomerMessage.Status.RECEIVED,
     )
     skipped = _attach_documents(request, uploads, actor)
-    request.refresh_from_db()
+    request.refresh_from_db(fields=["state", "evaluated_at"])  # what decides below, as it is now
     if request.state == State.INFO_REQUESTED:
         services.refund_request_resume_review(
             request=request,
@@ -400,10 +476,8 @@ def attach_reply(
             note=f"The customer replied by email ({message.subject[:120]}).",
         )
     elif uploads:
-        evaluation.evaluate_and_store(request)
-    message.outcome = InboundMessage.Outcome.REPLY
-    message.request = request
-    message.save(update_fields=["outcome", "request"])
+        evaluation.evaluate_and_store(request, calendar=calendar)
+    _record(message, InboundMessage.Outcome.REPLY, request)
     return IngestResult(InboundMessage.Outcome.REPLY, message, request=request, detail=skipped)
 
 
@@ -422,20 +496,6 @@ def _received_at(parsed: ParsedMessage, now: dt.datetime) -> dt.datetime:
     if parsed.date is None or timezone.is_naive(parsed.date):
         return now
     return min(parsed.date, now)
-
-
-def _new_request(
-    message: InboundMessage, parsed: ParsedMessage, invoice: Invoice, *, now: dt.datetime
-) -> IngestResult:
-    return create_request_from_message(
-        message=message,
-        parsed=parsed,
-        invoice=invoice,
-        reason=parsed.proposed_reason if parsed.proposed_reason in Reason.values else Reason.OTHER,
-        requester_email=parsed.from_address or "",
-        received_at=_received_at(parsed, now),
-        actor=None,
-    )
 
 
 def amount_note(parsed: ParsedMessage, *, invoice_currency: str) -> str:
@@ -460,7 +520,11 @@ def create_request_from_message(
     requester_email: str,
     received_at: dt.datetime,
     actor: Actor,
+    run: IngestRun | None = None,
+    history: FactRows | None = None,
 ) -> IngestResult:
+    """A new request from ``message``; the caller holds the transaction. ``run`` and ``history``
+    (intake's ingest) pass what was already read on to ``refund_request_create``."""
     amount = parsed.requested_amount if parsed.requested_currency == invoice.currency else None
     request = services.refund_request_create(
         invoice=invoice,
@@ -474,13 +538,14 @@ def create_request_from_message(
         actor=actor,
         documents=_uploads(parsed),
         thread_message_id=(parsed.message_id or "")[:255],
+        policy_versions=run.policy_versions if run else None,
+        calendar=run.calendar if run else None,
+        history=history,
     )
     note = amount_note(parsed, invoice_currency=invoice.currency)
     if note:  # written by intake itself (actor None), so an agent without note rights still gets it
         services.internal_note_add(request=request, actor=None, body=note)
-    message.outcome = InboundMessage.Outcome.REQUEST
-    message.request = request
-    message.save(update_fields=["outcome", "request"])
+    _record(message, InboundMessage.Outcome.REQUEST, request)
     detail = f"duplicate of {request.duplicate_of.reference}" if request.duplicate_of is not None else ""
     return IngestResult(InboundMessage.Outcome.REQUEST, message, request=request, detail=detail)
 

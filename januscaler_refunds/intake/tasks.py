@@ -26,6 +26,7 @@ from januscaler_refunds.intake.mailbox_health import (
     mailbox_record_success,
 )
 from januscaler_refunds.intake.models import InboundMessage, MailboxHealth
+from januscaler_refunds.intake.run import IngestRun
 from januscaler_refunds.intake.services import ingest_raw_message
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ def poll_mailbox(url: str) -> Counter[str]:
             )
         status, data = client.uid("SEARCH", None, "UNSEEN")  # type: ignore[arg-type]
         uids = (data[0] or b"").split() if status == "OK" and data else []
+        run = IngestRun()  # what the poll's messages share, read once
         for uid in uids:
             # imaplib encodes str arguments as ASCII, so the decoded UID goes out byte for byte.
             uid_text = uid.decode()
@@ -140,7 +142,7 @@ def poll_mailbox(url: str) -> Counter[str]:
                 log.warning("could not fetch %s", location)
                 continue
             result = ingest_raw_message(
-                raw, location=location, now=timezone.now(), source=InboundMessage.Source.IMAP
+                raw, location=location, now=timezone.now(), source=InboundMessage.Source.IMAP, run=run
             )
             counts[result.outcome] += 1
             client.uid("STORE", uid_text, "+FLAGS.SILENT", r"(\Seen)")

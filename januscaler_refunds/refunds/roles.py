@@ -83,6 +83,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_IMPORT_BILLING,
         "intake.view_refundrequestimport",
         "intake.import_refundrequestimport",
+        # Is the IMAP intake reading mail? Managers are the ones alerted when it is not.
+        "intake.view_mailboxhealth",
     ],
     FINANCE: [
         *_VIEW_BILLING,

@@ -8,9 +8,11 @@ commands, imports and tasks call these; they hold no business rules themselves.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -28,6 +30,7 @@ from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
 from januscaler_refunds.billing.models import CompanyHoliday, Invoice, PolicyVersion
 from januscaler_refunds.policy.calendar import BusinessCalendar, calendar_with
 from januscaler_refunds.policy.codes import REASON_CODES
+from januscaler_refunds.policy.engine import evaluate as evaluate_facts
 from januscaler_refunds.policy.versions import NoPolicyInForce
 from januscaler_refunds.refunds import documents, evaluation, reevaluation, references
 from januscaler_refunds.refunds.documents import DocumentUpload
@@ -277,7 +280,20 @@ def refund_request_create(
     thread_message_id: str = "",
     reference: str | None = None,
     acknowledge: bool = True,
+    policy_versions: Sequence[PolicyVersion] | None = None,
+    calendar: BusinessCalendar | None = None,
+    history: evaluation.FactRows | None = None,
 ) -> RefundRequest:
+    """Create a request, log it, attach its documents, evaluate it and acknowledge it after commit.
+
+    A caller creating many requests (intake's ingest run) may pass what it already read:
+    ``policy_versions`` (every version; the one in force is picked here), ``calendar``, and
+    ``history``, the fact rows of the invoice and its customer as ``refunds.evaluation`` reads them
+    for a request on that invoice (``document_count`` and ``pauses`` are filled in here). With
+    ``history`` the request is evaluated before it is written (one INSERT with its evaluation, no
+    UPDATE), its earlier unsettled request on the invoice comes from those rows, and its documents
+    are written in one INSERT; the result is the same as without it (tests/intake/test_ingest_run.py).
+    """
     if reason not in Reason.values:
         raise TransitionRefused("request.reason", f"Unknown reason {reason!r}; use one of {', '.join(Reason.values)}.")
     currency = currency or invoice.currency
@@ -301,9 +317,37 @@ def refund_request_create(
     if reference is not None and (problem := references.imported_reference_error(reference)):
         raise TransitionRefused("request.reference", f"reference {problem}.")
     try:
-        version = policy_version_for(received_at)
+        version = (
+            policy_version_for(received_at)
+            if policy_versions is None
+            else _policy_version_in_force(received_at, policy_versions)
+        )
     except NoPolicyInForce as exc:
         raise TransitionRefused("section_7.policy_version", str(exc)) from exc
+
+    def new_row() -> RefundRequest:
+        """The request's row, not saved; a new reference each time (a retry takes the next)."""
+        return RefundRequest(
+            reference=reference or references.next_reference(),
+            customer=invoice.customer,
+            invoice=invoice,
+            requester_email=requester_email.strip().lower(),
+            reason=reason,
+            channel=channel,
+            received_at=received_at,
+            message=message,
+            requested_amount=requested_amount,
+            currency=currency,
+            policy_version=version,
+            thread_message_id=thread_message_id,
+        )
+
+    if history is not None:
+        return _create_with_history(
+            new_row=new_row, invoice=invoice, received_at=received_at, actor=actor, uploads=list(documents),
+            retry=reference is None, acknowledge=acknowledge, calendar=calendar or evaluation.business_calendar(),
+            history=history,
+        )  # fmt: skip
 
     for attempt in range(5):
         try:
@@ -313,31 +357,10 @@ def refund_request_create(
                     .order_by("received_at", "id")
                     .first()
                 )
-                request = RefundRequest.objects.create(
-                    reference=reference or references.next_reference(),
-                    customer=invoice.customer,
-                    invoice=invoice,
-                    requester_email=requester_email.strip().lower(),
-                    reason=reason,
-                    channel=channel,
-                    received_at=received_at,
-                    message=message,
-                    requested_amount=requested_amount,
-                    currency=currency,
-                    policy_version=version,
-                    thread_message_id=thread_message_id,
-                    duplicate_of=earlier_open,
-                )
-                TransitionLog.objects.create(
-                    request=request,
-                    at=timezone.now(),
-                    actor=_user_or_none(actor),
-                    actor_label=actor_label(actor),
-                    transition="create",
-                    from_state="",
-                    to_state=request.state,
-                    note=f"Received by {request.get_channel_display().lower()}.",
-                )
+                request = new_row()
+                request.duplicate_of = earlier_open
+                request.save(force_insert=True)
+                _log_created(request, actor, timezone.now())
                 documents_attach(request=request, uploads=documents, actor=actor)
                 evaluation.evaluate_and_store(request)
                 if acknowledge:
@@ -348,6 +371,123 @@ def refund_request_create(
             if reference is not None or attempt == 4:
                 raise
     raise AssertionError("unreachable")
+
+
+def _policy_version_in_force(received_at: dt.datetime, versions: Sequence[PolicyVersion]) -> PolicyVersion:
+    """``policy_version_for`` over versions already read (effective dates are unique)."""
+    received_on = timezone.localtime(received_at).date()
+    in_force = [v for v in versions if v.effective_date <= received_on]
+    if in_force:
+        return max(in_force, key=lambda v: v.effective_date)
+    first = min((v.effective_date for v in versions), default=None)
+    raise NoPolicyInForce(
+        f"No refund policy was in force on {received_on:%Y-%m-%d}"
+        + (f"; the first version takes effect on {first:%Y-%m-%d}." if first else "; no policy version exists.")
+    )
+
+
+def _earliest_unsettled(rows: Iterable[Mapping[str, Any]], invoice_id: int, received_at: dt.datetime) -> int | None:
+    """The id of the earliest unsettled request on the invoice received by ``received_at`` (a duplicate's original)."""
+    earlier = [
+        (row["received_at"], row["id"])
+        for row in rows
+        if row["invoice_id"] == invoice_id and row["state"] in UNSETTLED_STATES and row["received_at"] <= received_at
+    ]
+    return min(earlier)[1] if earlier else None
+
+
+def _log_created(request: RefundRequest, actor: Actor, at: dt.datetime) -> TransitionLog:
+    return TransitionLog.objects.create(
+        request=request,
+        at=at,
+        actor=_user_or_none(actor),
+        actor_label=actor_label(actor),
+        transition="create",
+        from_state="",
+        to_state=request.state,
+        note=f"Received by {request.get_channel_display().lower()}.",
+    )
+
+
+def _create_with_history(
+    *,
+    new_row: Callable[[], RefundRequest],
+    invoice: Invoice,
+    received_at: dt.datetime,
+    actor: Actor,
+    uploads: list[DocumentUpload],
+    retry: bool,
+    acknowledge: bool,
+    calendar: BusinessCalendar,
+    history: evaluation.FactRows,
+) -> RefundRequest:
+    """``refund_request_create`` with the history read by the caller (see there)."""
+    from django.conf import settings
+
+    for attempt in range(5):
+        try:
+            with transaction.atomic(), contextlib.ExitStack() as stack:
+                request = new_row()
+                request.duplicate_of_id = _earliest_unsettled(history.other_requests, invoice.pk, received_at)
+                # Each upload read once into a temporary file (kept open until written), same
+                # content kept once, as document_attach does.
+                spooled: dict[str, tuple[DocumentUpload, documents.SpooledDocument]] = {}
+                try:
+                    for upload in uploads:
+                        enforce = upload.source == RefundDocument.Source.ADMIN
+                        document = stack.enter_context(
+                            documents.spooled(upload, limit=settings.MAX_DOCUMENT_BYTES, enforce_allowlist=enforce)
+                        )
+                        spooled.setdefault(document.sha256, (upload, document))
+                except documents.DocumentNotAccepted as exc:
+                    raise TransitionRefused(exc.rule, exc.message) from exc
+                accepted = sum(1 for _, doc in spooled.values() if doc.content_type in documents.ACCEPTED_TYPES)
+                rows = dataclasses.replace(history, document_count=accepted, pauses=[])
+                now = timezone.now()
+                facts = evaluation.build_facts(
+                    evaluation.request_row(request), rows,
+                    policy=evaluation.policy_facts(request.policy_version), calendar=calendar,
+                )
+                result = evaluate_facts(facts, now=now)
+                snapshot = result.to_dict()
+                snapshot["evaluated_at"] = now.isoformat()
+                evaluation.apply_result(request, result, snapshot, now)
+                request.save(force_insert=True)
+                _log_created(request, actor, now)
+                _store_new_documents(request, list(spooled.values()), actor)
+                if acknowledge:
+                    _notify(request, "acknowledgement")
+                return request
+        except IntegrityError:
+            # Two creators took the same reference: take the next one.
+            if not retry or attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _store_new_documents(
+    request: RefundRequest, spooled: list[tuple[DocumentUpload, documents.SpooledDocument]], actor: Actor
+) -> None:
+    """Write the files, then their rows in one INSERT; files already written go if a later one fails."""
+    rows: list[RefundDocument] = []
+    try:
+        for upload, document in spooled:
+            row = RefundDocument(
+                request=request,
+                name=safe_document_name(upload.name),
+                content_type=document.content_type,
+                size=document.size,
+                sha256=document.sha256,
+                source=upload.source,
+                uploaded_by=_user_or_none(actor),
+            )
+            row.file.save(row.name, File(document.file), save=False)
+            rows.append(row)
+        RefundDocument.objects.bulk_create(rows)
+    except Exception:
+        for row in rows:
+            row.file.delete(save=False)
+        raise
 
 
 def document_attach(

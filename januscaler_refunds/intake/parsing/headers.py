@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 from email import utils as email_utils
@@ -83,7 +84,21 @@ def _message_ids(value: str | None) -> list[str]:
 
 
 def _addresses(name: str, text: str | None) -> list[tuple[str, str]]:
-    """(display name, addr-spec) pairs from an address header, registry first, email.utils second."""
+    """(display name, addr-spec) pairs from an address header, registry first, email.utils second.
+
+    Remembered per header text: a mailbox sees the same To (the billing address) and the same
+    senders again and again, and the header registry's parse is the costliest step of a header."""
+    if not text or len(text) > 2000:
+        return _parse_addresses(name, text)
+    return list(_remembered_addresses(name.lower(), text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _remembered_addresses(name: str, text: str) -> tuple[tuple[str, str], ...]:
+    return tuple(_parse_addresses(name, text))
+
+
+def _parse_addresses(name: str, text: str | None) -> list[tuple[str, str]]:
     if not text:
         return []
     pairs: list[tuple[str, str]] = []

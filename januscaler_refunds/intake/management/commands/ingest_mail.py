@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from januscaler_refunds.intake.run import IngestRun
 from januscaler_refunds.intake.services import ingest_raw_message
 from januscaler_refunds.intake.sources import iter_messages
 
@@ -34,8 +35,12 @@ class Command(BaseCommand):
 
 
 def ingest_paths(paths: list[str], *, stderr: Any = None) -> Counter[str]:
-    """Ingest every message under ``paths``; one bad message is counted, never fatal."""
+    """Ingest every message under ``paths``; one bad message is counted, never fatal.
+
+    Each message is its own transaction; what the messages share (policy versions, calendar,
+    prepared queries) is read once for the whole run (``intake.run.IngestRun``)."""
     counts: Counter[str] = Counter()
+    run = IngestRun()
     for path in paths:
         try:
             messages = iter_messages(path)
@@ -46,6 +51,7 @@ def ingest_paths(paths: list[str], *, stderr: Any = None) -> Counter[str]:
                         location=source.location,
                         now=timezone.now(),
                         read_error=source.error,
+                        run=run,
                     )
                 except Exception as exc:  # noqa: BLE001 - report and go on with the next message
                     counts["errors"] += 1
