@@ -1,14 +1,18 @@
 """Measure issue 14's figures on a seeded database, each with its floor, and append them to BENCHMARKS.md.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_1m .venv/bin/python bench/run.py [--repeats 3]
-        [--only queue,pages,transitions,reevaluation,export] [--no-append]
+        [--only review_queue,dashboard,transitions,reevaluation,export,imports,ingest,deadline_scan] [--no-append]
 
 Seed first with ``bench/seed.py``. Every figure is measured ``--repeats`` times in this one run and
 reported as median and min-max, next to its *floor* measured in the same run and the ratio:
 
-* queue pages and the review page: ``bench/queue.py``. Admin index, dashboard: the whole request
-  through Django's test client (middleware, admin, template rendering) as a superuser; the floor is
-  the page's most expensive SQL statement, captured from that request and executed alone.
+* queue pages and the review page (``bench/review_queue.py``), admin index and dashboard
+  (``bench/dashboard.py``): the whole request through Django's test client (middleware, admin,
+  template rendering) as a superuser; the floor is the page's most expensive SQL statement,
+  captured from that request and executed alone.
+* imports (``bench/imports.py``), email ingest (``bench/ingest.py``), deadline scan
+  (``bench/deadline_scan.py``): each against its floor (bare ``COPY``; read + parse + one INSERT;
+  bare ``UPDATE`` over a business-day table).
 * transitions (``bench/transitions.py``): approve, payout and deny through the services on fresh
   requests; the floor is the bare ``UPDATE`` + ``INSERT`` statements per request.
 * re-evaluation: ``bench/reevaluation.py`` (batched and one by one; the floor is the policy engine
@@ -34,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "januscaler_refunds.settings")
 
-GROUPS = ["queue", "dashboard", "transitions", "reevaluation", "export", "imports", "ingest", "deadline_scan"]
+GROUPS = ["review_queue", "dashboard", "transitions", "reevaluation", "export", "imports", "ingest", "deadline_scan"]
 
 from bench.common import Figure, load_average  # noqa: E402
 

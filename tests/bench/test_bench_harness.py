@@ -54,7 +54,7 @@ def test_seed_distributions_and_real_evaluations(seeded: dict[str, int]) -> None
 
 def test_run_measures_every_figure_with_its_floor(seeded: dict[str, int]) -> None:
     run = _load("run")
-    queue_module = _load("queue")
+    queue_module = _load("review_queue")
     figures = [
         *queue_module.figures(1),
     ]

@@ -1,11 +1,12 @@
-"""bench/queue.py on a small seed: every queue figure and the review page are measured with a
+"""bench/review_queue.py on a small seed: every queue figure and the review page are measured with a
 floor, the URLs come from the data, and the queue's query budget holds. No speed is asserted."""
 
 from __future__ import annotations
 
 import pytest
 
-from bench import queue, seed  # the project's bench/ (pythonpath ".")
+from bench import review_queue as queue  # the project's bench/ (pythonpath ".")
+from bench import seed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 

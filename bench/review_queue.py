@@ -1,6 +1,6 @@
 """Benchmark: the review queue (every filter, a deep page, each kind of search) and the review page.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_1m .venv/bin/python bench/run.py --only queue
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_1m .venv/bin/python bench/run.py --only review_queue
 
 Each figure is the whole request through Django's test client as a superuser (``page_figure``:
 middleware, admin, template rendering), measured ``repeats`` times; its floor is the page's most
