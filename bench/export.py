@@ -63,6 +63,7 @@ def export_once(filters: dict[str, Any]) -> dict[str, Any]:
 
     queryset = _queryset(filters)
     size = lines = 0
+    before = _status_mb("VmRSS")
     cpu = time.process_time()
     started = time.perf_counter()
     for chunk in services.export_csv_unrecorded(queryset=queryset):
@@ -75,8 +76,23 @@ def export_once(filters: dict[str, Any]) -> dict[str, Any]:
         "bytes": size,
         "lines": lines,
         "sql": services.uses_sql(queryset),
-        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_mb": _status_mb("VmHWM"),
+        "rss_before_mb": before,
     }
+
+
+def _status_mb(field: str) -> float:
+    """``VmHWM`` (peak) or ``VmRSS`` of this process's own image. ``ru_maxrss`` cannot serve in a
+    child: Linux keeps the forked parent's peak across ``exec``, so a child of a large benchmark
+    process would report the parent's size."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def floor_statement(filters: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -113,7 +129,7 @@ def figures(repeats: int, in_process: bool = False) -> list[Figure]:
     result = []
     for name, filters in REPORTS:
         figure = Figure(name, unit="s")
-        rss, cpu, runs = [], [], []
+        rss, growth, cpu, runs = [], [], [], []
         floor_size = 0
         for _ in range(repeats):
             figure.load.append(load_average())
@@ -121,6 +137,7 @@ def figures(repeats: int, in_process: bool = False) -> list[Figure]:
             runs.append(data)
             figure.runs.append(data["seconds"])
             rss.append(data["rss_mb"])
+            growth.append(data["rss_mb"] - data["rss_before_mb"])
             cpu.append(data["cpu"])
             seconds, floor_size = floor_once(filters)
             figure.floor.append(seconds)
@@ -128,7 +145,8 @@ def figures(repeats: int, in_process: bool = False) -> list[Figure]:
         figure.note = (
             f"{last['lines'] - 1:,} rows, {last['bytes'] / 1e6:,.1f} MB, "
             f"{'SQL (COPY)' if last['sql'] else 'Python'} path; process CPU {statistics.median(cpu):,.2f} s; "
-            f"peak RSS {'of the child ' if not in_process else ''}{max(rss):,.0f} MB; "
+            f"peak RSS {'of the child ' if not in_process else ''}{max(rss):,.0f} MB "
+            f"(+{max(growth):,.0f} MB over its size before the export); "
             f"floor: raw COPY of the source columns, {floor_size / 1e6:,.1f} MB"
         )
         result.append(figure)
