@@ -63,7 +63,7 @@ def report(figures: list[Figure], started: float, env: str) -> str:
     lines = [
         f"### Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}",
         "",
-        env + f"; load average at start {load_average():.1f} (read each figure with the load beside it).",
+        env + f"; load average when the table was written {load_average():.1f} (read each figure with the load beside it).",
         "",
         "| figure | median (min–max) | queries | floor, same run | ratio | load avg | note |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
