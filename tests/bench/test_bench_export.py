@@ -4,9 +4,8 @@ report's shape. Nothing here asserts a speed."""
 from __future__ import annotations
 
 import csv
-import importlib.util
+import importlib
 import io
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -21,12 +20,7 @@ N = 2_000
 
 
 def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(f"bench.{name}")  # the project's bench/ (pythonpath ".")
 
 
 def test_export_figures_with_their_floor_on_a_small_seed() -> None:

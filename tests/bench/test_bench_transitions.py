@@ -3,8 +3,7 @@ requests, and the queries per transition are the services' fixed numbers. No spe
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import importlib
 from pathlib import Path
 from types import ModuleType
 
@@ -18,12 +17,7 @@ BENCH_USERS = ("bench-manager", "bench-finance")
 
 
 def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(f"bench.{name}")  # the project's bench/ (pythonpath ".")
 
 
 def test_transitions_figures_on_fresh_requests_with_fixed_queries() -> None:
